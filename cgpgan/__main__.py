@@ -1,0 +1,5 @@
+import sys
+
+from cgpgan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Command line: `cgpgan train | evaluate | sample | presets`.
+
+Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
+Errors a user can fix are printed as one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cgpgan.errors import CgpganError, RunError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CgpganError as error:
+        print(f"cgpgan: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cgpgan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cgpgan", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model from a preset or YAML config")
+    train.add_argument("config", help="a built-in preset name (see `cgpgan presets`) or a YAML file")
+    train.add_argument("--out", help="run directory (default: runs/NAME-seedN-TIME)")
+    train.add_argument("--seed", type=int, help="random seed (overrides the config's `seed`)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. method.num_categories=8 (repeatable)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(handler=_evaluate)
+
+    sample = commands.add_parser("sample", help="generate samples from a trained run")
+    sample.add_argument("run_dir")
+    sample.add_argument("--category", default="all", help="category of the first label, or 'all' to draw from the prior")
+    sample.add_argument("-n", type=int, default=1000, help="number of samples")
+    sample.add_argument("--out", required=True, help="output file: .csv (columns x..., category) or .npz")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="auto")
+    sample.set_defaults(handler=_sample)
+
+    presets = commands.add_parser("presets", help="list the built-in presets")
+    presets.set_defaults(handler=_presets)
+    return parser
+
+
+def _train(args) -> int:
+    from cgpgan.config import load_config
+    from cgpgan.training.loop import default_run_directory, train
+
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    config = load_config(args.config, overrides)
+    out = Path(args.out) if args.out else default_run_directory(Path(args.config).stem, config.seed)
+    run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
+    _print_metrics(run.metrics)
+    print(f"run directory: {run.directory}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from cgpgan.run import Run
+
+    run = Run.load(args.run_dir, device=args.device)
+    _print_metrics(run.evaluate())
+    print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
+    return 0
+
+
+def _sample(args) -> int:
+    from cgpgan.run import Run
+
+    if args.n <= 0:
+        raise RunError(f"-n: must be > 0, got {args.n}")
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".npz"):
+        raise RunError(f"--out: must end in .csv or .npz, got {out.name}")
+    if not out.parent.is_dir():
+        raise RunError(f"--out: folder {out.parent} does not exist")
+    run = Run.load(args.run_dir, device=args.device)
+    category = None if args.category == "all" else _category(args.category)
+    samples, categories = run.sample(args.n, category=category, seed=args.seed)
+    samples = samples.flatten(1).numpy()
+    if out.suffix == ".npz":
+        np.savez(out, samples=samples, categories=categories.numpy())
+    else:
+        columns = [f"x{i}" for i in range(samples.shape[1])] + [f"category{l}" for l in range(categories.shape[1])]
+        table = np.concatenate([samples, categories.numpy()], axis=1)
+        formats = ["%.6f"] * samples.shape[1] + ["%d"] * categories.shape[1]
+        np.savetxt(out, table, delimiter=",", header=",".join(columns), comments="", fmt=formats)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _category(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise RunError(f"--category: expected an integer or 'all', got {text!r}") from None
+
+
+def _presets(args) -> int:
+    from cgpgan.config import preset_names
+
+    print("\n".join(preset_names()))
+    return 0
+
+
+def _print_metrics(metrics: dict) -> None:
+    width = max(len(name) for name in metrics)
+    for name, value in metrics.items():
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, list):
+            value = json.dumps(value)
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

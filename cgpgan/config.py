@@ -1,0 +1,322 @@
+"""Typed, validated configuration: dataclasses loaded from YAML presets or files.
+
+A configuration has four groups (`data`, `network`, `method`, `train`) plus `seed`.
+Any value can be overridden with a dotted key, e.g. ``method.num_categories=8``.
+An unknown key or an out-of-range value raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from cgpgan.errors import ConfigError
+
+PAPER_CENTERS = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0]]
+PAPER_PROBABILITIES = [0.1, 0.4, 0.2, 0.3]
+
+
+@dataclass
+class DataConfig:
+    """The training data. 2-D data sets are sampled once into `num_samples` points."""
+
+    name: str = "gaussian_mixture"  # gaussian_mixture | double_spiral
+    centers: list[list[float]] = field(default_factory=lambda: [list(c) for c in PAPER_CENTERS])
+    probabilities: list[float] = field(default_factory=lambda: list(PAPER_PROBABILITIES))
+    std: float = 0.3
+    num_samples: int = 100_000
+    spiral_turns: float = 1.5
+    spiral_noise: float = 0.1
+
+    def validate(self) -> None:
+        _check_choice("data.name", self.name, ("gaussian_mixture", "double_spiral"))
+        _check_positive("data.num_samples", self.num_samples)
+        if self.name == "gaussian_mixture":
+            _check_positive("data.std", self.std)
+            if len(self.centers) < 1 or any(len(c) != 2 for c in self.centers):
+                raise ConfigError("data.centers: must be a non-empty list of [x, y] pairs")
+            if len(self.probabilities) != len(self.centers):
+                raise ConfigError(
+                    f"data.probabilities: has {len(self.probabilities)} entries "
+                    f"but data.centers has {len(self.centers)}"
+                )
+            if any(p < 0 for p in self.probabilities):
+                raise ConfigError("data.probabilities: must be non-negative")
+            if not math.isclose(sum(self.probabilities), 1.0, abs_tol=1e-6):
+                raise ConfigError(
+                    f"data.probabilities: must sum to 1, got {sum(self.probabilities):.6g}"
+                )
+        else:
+            _check_positive("data.spiral_turns", self.spiral_turns)
+            _check_positive("data.spiral_noise", self.spiral_noise)
+
+
+@dataclass
+class NetworkConfig:
+    """Network sizes. For 2-D data all networks are MLPs of `depth` hidden layers."""
+
+    latent_dim: int = 16  # d_z
+    latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
+    hidden_dim: int = 128
+    depth: int = 3
+    conditioning: str = "plain"  # plain | codebook
+    codebook_dim: int = 0  # F; 0 means hidden_dim
+    equalized_lr: bool = True
+
+    def validate(self) -> None:
+        _check_positive("network.latent_dim", self.latent_dim)
+        _check_choice("network.latent_distribution", self.latent_distribution, ("normal", "uniform"))
+        _check_positive("network.hidden_dim", self.hidden_dim)
+        _check_positive("network.depth", self.depth)
+        _check_choice("network.conditioning", self.conditioning, ("plain", "codebook"))
+        _check_non_negative("network.codebook_dim", self.codebook_dim)
+
+
+@dataclass
+class MethodConfig:
+    """The method and its loss weights (SPEC.md section 1)."""
+
+    name: str = "cgpgan"  # cgpgan | vcagan | infogan | vanilla
+    num_labels: int = 1  # L
+    num_categories: int = 8  # K
+    adversarial_loss: str = "logistic"  # logistic | hinge | wasserstein
+    real_penalty_weight: float = 0.0  # R1 on real data
+    fake_penalty_weight: float = 1.0  # squared gradient norm on generated data
+    lambda_cls: float = 1.0  # classification loss weight
+    lambda_cgp: float = 0.1  # classifier gradient penalty (VCAGAN's lambda_creg)
+    prior_decay: float = 0.999  # EMA decay of the dynamic prior
+    warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
+    fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
+
+    def validate(self) -> None:
+        _check_choice("method.name", self.name, ("cgpgan", "vcagan", "infogan", "vanilla"))
+        _check_positive("method.num_labels", self.num_labels)
+        if self.num_categories < 2:
+            raise ConfigError(f"method.num_categories: must be >= 2, got {self.num_categories}")
+        _check_choice(
+            "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
+        )
+        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp"):
+            _check_non_negative(f"method.{key}", getattr(self, key))
+        if not 0.0 <= self.prior_decay < 1.0:
+            raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")
+        _check_non_negative("method.warmup_steps", self.warmup_steps)
+        if self.fixed_prior is not None:
+            if len(self.fixed_prior) != self.num_categories:
+                raise ConfigError(
+                    f"method.fixed_prior: has {len(self.fixed_prior)} entries "
+                    f"but method.num_categories is {self.num_categories}"
+                )
+            if any(p < 0 for p in self.fixed_prior) or not math.isclose(
+                sum(self.fixed_prior), 1.0, abs_tol=1e-6
+            ):
+                raise ConfigError("method.fixed_prior: must be non-negative and sum to 1")
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation schedule."""
+
+    steps: int = 4000
+    batch_size: int = 128
+    optimizer: str = "adam"  # adam | adamw
+    learning_rate: float = 0.001
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
+    weight_decay: float = 0.0
+    generator_ema_decay: float = 0.999  # moving average of generator weights
+    log_every: int = 50
+    eval_samples: int = 20_000
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def validate(self) -> None:
+        _check_positive("train.steps", self.steps)
+        _check_positive("train.batch_size", self.batch_size)
+        _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
+        _check_positive("train.learning_rate", self.learning_rate)
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"train.betas: must be two numbers in [0, 1), got {self.betas}")
+        _check_non_negative("train.weight_decay", self.weight_decay)
+        if not 0.0 <= self.generator_ema_decay < 1.0:
+            raise ConfigError(
+                f"train.generator_ema_decay: must be in [0, 1), got {self.generator_ema_decay}"
+            )
+        _check_positive("train.log_every", self.log_every)
+        _check_positive("train.eval_samples", self.eval_samples)
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"train.device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+
+@dataclass
+class Config:
+    """A whole experiment."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def validate(self) -> "Config":
+        self.data.validate()
+        self.network.validate()
+        self.method.validate()
+        self.train.validate()
+        _check_non_negative("seed", self.seed)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in YAML presets."""
+    folder = resources.files("cgpgan") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> Config:
+    """Build a validated Config from a preset name, a YAML path or a dict, then overrides.
+
+    `overrides` are ``"key.sub=value"`` strings; values are parsed as YAML.
+    """
+    if source is None:
+        values: dict = {}
+    elif isinstance(source, dict):
+        values = source
+    else:
+        values = _read_yaml(source)
+    config = from_dict(values)
+    for item in overrides or []:
+        key, value = _parse_override(item)
+        set_value(config, key, value)
+    return config.validate()
+
+
+def _read_yaml(source: str | Path) -> dict:
+    text: str
+    path = Path(source)
+    if str(source) in preset_names():
+        text = (resources.files("cgpgan") / "presets" / f"{source}.yaml").read_text()
+    elif path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        text = path.read_text()
+    else:
+        raise ConfigError(
+            f"unknown config {str(source)!r}: not a YAML file or a preset "
+            f"(presets: {', '.join(preset_names())})"
+        )
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {source}: invalid YAML ({error.__class__.__name__})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {source}: must be a mapping of groups to values")
+    return values
+
+
+def from_dict(values: dict) -> Config:
+    config = Config()
+    for key, value in _flatten(values):
+        set_value(config, key, value)
+    return config
+
+
+def _flatten(values: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    items = []
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            items.extend(_flatten(value, dotted + "."))
+        else:
+            items.append((dotted, value))
+    return items
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE")
+    key, text = item.split("=", 1)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    return key.strip(), value
+
+
+def set_value(config: Config, key: str, value: Any) -> None:
+    """Set a dotted key on the config, converting the value to the field's type."""
+    target: Any = config
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        names = {f.name for f in fields(target)}
+        if part not in names:
+            raise ConfigError(f"{key}: unknown key (known here: {', '.join(sorted(names))})")
+        if depth == len(parts) - 1:
+            hint = get_type_hints(type(target))[part]
+            setattr(target, part, _convert(key, value, hint))
+            return
+        target = getattr(target, part)
+        if not dataclasses.is_dataclass(target):
+            raise ConfigError(f"{key}: {'.'.join(parts[: depth + 1])} is a value, not a group")
+    raise ConfigError(f"{key}: is a group, give one of its keys")
+
+
+def _convert(key: str, value: Any, hint: Any) -> Any:
+    text = str(hint)
+    try:
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if hint is int:
+            if isinstance(value, bool) or float(value) != int(value):
+                raise TypeError
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if value is None and "None" in text:
+            return None
+        if text.startswith("list[list[float]]"):
+            return [[float(v) for v in row] for row in value]
+        if text.startswith("list[float]"):
+            return [float(v) for v in value]
+    except (TypeError, ValueError):
+        pass
+    if dataclasses.is_dataclass(hint):
+        raise ConfigError(f"{key}: is a group, give one of its keys")
+    raise ConfigError(f"{key}: expected {getattr(hint, '__name__', text)}, got {value!r}")
+
+
+def _check_positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key}: must be > 0, got {value}")
+
+
+def _check_non_negative(key: str, value: float) -> None:
+    if not value >= 0:
+        raise ConfigError(f"{key}: must be >= 0, got {value}")
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+def save_config(config: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

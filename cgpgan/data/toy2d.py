@@ -1,0 +1,99 @@
+"""Two-dimensional data sets: a Gaussian mixture and the double spiral."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from cgpgan.config import DataConfig
+
+
+class PointDataset:
+    """Points in the plane with the mode (cluster or arm) each was drawn from.
+
+    Subclasses define `assign_modes`, which maps any points (e.g. generated ones) to
+    their nearest mode and says whether they lie close enough to count as "high
+    quality" (within 3 standard deviations).
+    """
+
+    points: torch.Tensor  # [N, 2]
+    labels: torch.Tensor  # [N] mode index
+    mode_probabilities: torch.Tensor  # [num_modes]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.points.shape[1:])
+
+    @property
+    def num_modes(self) -> int:
+        return len(self.mode_probabilities)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """A batch drawn uniformly with replacement, using only `generator`."""
+        indices = torch.randint(len(self.points), (batch_size,), generator=generator)
+        return self.points[indices]
+
+    def assign_modes(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+class GaussianMixture(PointDataset):
+    """Isotropic Gaussian clusters with given centres, probabilities and common std."""
+
+    def __init__(self, centers, probabilities, std: float, num_samples: int, generator: torch.Generator):
+        self.centers = torch.tensor(centers, dtype=torch.float32)
+        self.mode_probabilities = torch.tensor(probabilities, dtype=torch.float64)
+        self.std = float(std)
+        self.labels = torch.multinomial(
+            self.mode_probabilities, num_samples, replacement=True, generator=generator
+        )
+        noise = torch.randn(num_samples, 2, generator=generator)
+        self.points = self.centers[self.labels] + self.std * noise
+
+    def assign_modes(self, points):
+        distances = torch.cdist(points.float(), self.centers)
+        nearest, modes = distances.min(dim=1)
+        return modes, nearest <= 3 * self.std
+
+
+class DoubleSpiral(PointDataset):
+    """Two interleaved spiral arms (the structural-objectives paper's toy data).
+
+    Arm 0 is r(theta) * (cos theta, sin theta), theta in [0, 2 pi turns], with
+    r = theta / (2 pi); arm 1 is arm 0 rotated by pi. Gaussian noise of std `noise`.
+    """
+
+    def __init__(self, turns: float, noise: float, num_samples: int, generator: torch.Generator):
+        self.turns = float(turns)
+        self.std = float(noise)
+        self.mode_probabilities = torch.tensor([0.5, 0.5], dtype=torch.float64)
+        self.labels = torch.randint(2, (num_samples,), generator=generator)
+        # sqrt makes the density along the arm roughly uniform per unit length
+        position = torch.rand(num_samples, generator=generator).sqrt()
+        self.points = self._curve(position, self.labels)
+        self.points += self.std * torch.randn(num_samples, 2, generator=generator)
+        dense = torch.linspace(0, 1, 4000)
+        self._curve_points = torch.cat([self._curve(dense, torch.zeros(4000)), self._curve(dense, torch.ones(4000))])
+        self._curve_labels = torch.cat([torch.zeros(4000), torch.ones(4000)]).long()
+
+    def _curve(self, position: torch.Tensor, arm: torch.Tensor) -> torch.Tensor:
+        theta = position * 2 * math.pi * self.turns + arm * math.pi
+        radius = position * self.turns * 2
+        return torch.stack([radius * torch.cos(theta), radius * torch.sin(theta)], dim=1)
+
+    def assign_modes(self, points):
+        distances = torch.cdist(points.float(), self._curve_points)
+        nearest, index = distances.min(dim=1)
+        return self._curve_labels[index], nearest <= 3 * self.std
+
+
+def build_dataset(config: DataConfig, seed: int) -> PointDataset:
+    """The data set of `config`, drawn with a generator seeded by `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    if config.name == "gaussian_mixture":
+        return GaussianMixture(config.centers, config.probabilities, config.std, config.num_samples, generator)
+    return DoubleSpiral(config.spiral_turns, config.spiral_noise, config.num_samples, generator)

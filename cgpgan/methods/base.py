@@ -1,0 +1,134 @@
+"""What every method shares: the generator and its moving average, the prior, latent
+sampling and the adversarial penalties."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from cgpgan import losses
+from cgpgan.config import Config
+from cgpgan.prior import CategoricalPrior
+from cgpgan.training import stats
+
+
+class Method(nn.Module):
+    """A GAN method. Subclasses build their networks and define `training_losses`.
+
+    The training loop calls `training_losses(real, step)`, a generator that yields
+    `(phase, loss)` pairs; after each yield the loop back-propagates the loss and steps
+    the optimiser of `optimized_modules()[phase]`, so a later phase sees the updated
+    weights. Code after the last yield (e.g. the prior update) runs before the next step.
+    """
+
+    name = "method"
+
+    def __init__(self, config: Config, networks):
+        super().__init__()
+        self.config = config.method
+        self.latent_dim = config.network.latent_dim
+        self.latent_distribution = config.network.latent_distribution
+        self.prior = CategoricalPrior(self.config.num_labels, self.config.num_categories, self.config.fixed_prior)
+        self.generator = networks.generator()
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.latent_generator = torch.Generator()
+
+    # ------------------------------------------------------------ to override
+
+    def optimized_modules(self) -> dict[str, nn.Module]:
+        """Phase name -> the module whose parameters that phase's loss trains."""
+        raise NotImplementedError
+
+    def training_losses(self, real: torch.Tensor, step: int) -> Iterator[tuple[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Category probabilities [B, L, K] of data `x`, or None if the method has no
+        classifier."""
+        return None
+
+    # ------------------------------------------------------------ shared
+
+    @property
+    def device(self) -> torch.device:
+        return self.prior.probabilities.device
+
+    def sample_latent(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I) or uniform on [-sqrt 3, sqrt 3] (unit variance), [B, d_z].
+
+        Draws from the method's own seeded generator unless one is given.
+        """
+        generator = generator or self.latent_generator
+        shape = (batch_size, self.latent_dim)
+        if self.latent_distribution == "normal":
+            return torch.randn(shape, generator=generator, device=self.device)
+        uniform = torch.rand(shape, generator=generator, device=self.device)
+        return (2 * uniform - 1) * math.sqrt(3)
+
+    def sample_categories(self, batch_size: int) -> torch.Tensor:
+        """c ~ P(C), one-hot [B, L, K]."""
+        return self.prior.sample(batch_size, self.latent_generator)
+
+    def generate_fakes(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_f = G(z, c_f) with z and c_f freshly drawn; returns (x_f, c_f)."""
+        category = self.sample_categories(batch_size)
+        return self.generator(self.sample_latent(batch_size), category), category
+
+    def adversarial_penalty(
+        self, real: torch.Tensor, real_score: torch.Tensor, fake: torch.Tensor, fake_score: torch.Tensor
+    ) -> torch.Tensor:
+        """Weighted squared-gradient-norm penalties: R1 on `real`, and on `fake`.
+
+        Inputs that carry a penalty must have been made to require gradients.
+        """
+        total = real_score.new_zeros(())
+        if self.config.real_penalty_weight > 0:
+            r1 = losses.squared_gradient_norm(real_score, real)
+            stats.report("penalty/real", r1)
+            total = total + self.config.real_penalty_weight * r1
+        if self.config.fake_penalty_weight > 0:
+            fake_penalty = losses.squared_gradient_norm(fake_score, fake)
+            stats.report("penalty/fake", fake_penalty)
+            total = total + self.config.fake_penalty_weight * fake_penalty
+        return total
+
+    def penalty_inputs(self, real: torch.Tensor, fake: torch.Tensor, real_needs_grad: bool = False):
+        """Detached copies of the batches that require gradients where a penalty needs them."""
+        real = real.detach().requires_grad_(real_needs_grad or self.config.real_penalty_weight > 0)
+        fake = fake.detach().requires_grad_(self.config.fake_penalty_weight > 0)
+        return real, fake
+
+    def report_prior(self) -> None:
+        stats.report("prior/entropy", self.prior.entropy().mean())
+        stats.report("prior/live_categories", self.prior.live_categories().float().mean())
+
+    @torch.no_grad()
+    def update_generator_ema(self, decay: float) -> None:
+        """theta_ema <- decay * theta_ema + (1 - decay) * theta."""
+        for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            averaged.lerp_(current, 1 - decay)
+
+    @torch.no_grad()
+    def generate(self, latent: torch.Tensor, category: torch.Tensor, averaged: bool = True) -> torch.Tensor:
+        """G(z, c) with the moving-average generator (or the trained one)."""
+        generator = self.generator_ema if averaged else self.generator
+        return generator(latent, category)
+
+    def pseudo_labels(self, probabilities: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real pseudo-labels from classifier probabilities p [B, L, K].
+
+        During the warm-up p is re-centred over the batch. Returns (p, one-hot argmax p).
+        """
+        if step < self.config.warmup_steps:
+            probabilities = losses.recentre(probabilities)
+        return probabilities, losses.argmax_one_hot(probabilities)
+
+    def update_prior(self, probabilities: torch.Tensor, step: int) -> None:
+        """Dynamic prior update after the warm-up (during it the prior stays uniform)."""
+        if step >= self.config.warmup_steps:
+            self.prior.update(probabilities.mean(dim=0), self.config.prior_decay)
+        self.report_prior()

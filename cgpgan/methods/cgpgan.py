@@ -1,0 +1,69 @@
+"""CGPGAN: separate classifier with the classifier gradient penalty, pseudo-labels on
+real data and a dynamic categorical prior (SPEC.md section 1, "One training step")."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cgpgan import losses
+from cgpgan.methods.base import Method
+from cgpgan.training import stats
+
+
+class CGPGAN(Method):
+    name = "cgpgan"
+
+    def __init__(self, config, networks):
+        super().__init__(config, networks)
+        labels, categories = self.config.num_labels, self.config.num_categories
+        self.discriminator = networks.critic(labels, categories)  # D(x) -> [B, L, K]
+        self.classifier = networks.critic(labels, categories)  # Q(x) -> [B, L, K]
+
+    def optimized_modules(self):
+        return {"discriminator": self.discriminator, "classifier": self.classifier, "generator": self.generator}
+
+    def classify(self, x):
+        return F.softmax(self.classifier(x), dim=2)
+
+    def training_losses(self, real, step):
+        config = self.config
+        batch_size = real.shape[0]
+
+        # 1. fakes x_f = G(z, c_f), c_f ~ P(C)
+        fake, fake_category = self.generate_fakes(batch_size)
+
+        # 2. pseudo-labels c_r = argmax softmax(Q(x)), re-centred during the warm-up
+        with torch.no_grad():
+            real_probabilities, real_category = self.pseudo_labels(self.classify(real), step)
+
+        # 3. discriminator: class-conditional adversarial loss + gradient penalties
+        real, fake = self.penalty_inputs(real, fake)
+        real_score = losses.conditional_score(self.discriminator(real), real_category)
+        fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
+        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
+        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
+        stats.report("score/real", real_score)
+        stats.report("score/fake", fake_score)
+        stats.report("loss/discriminator", adversarial)
+        yield "discriminator", adversarial + penalty
+
+        # 4. classifier: cross-entropy on fakes + classifier gradient penalty
+        fake = fake.detach().requires_grad_(True)
+        logits = self.classifier(fake)
+        classification = losses.classification_loss(logits, fake_category)
+        gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
+        stats.report("loss/classification", classification)
+        stats.report("penalty/classifier", gradient_penalty)
+        stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        yield "classifier", config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
+
+        # 5. generator: adversarial loss only, fresh z' and c' ~ P(C)
+        fake, fake_category = self.generate_fakes(batch_size)
+        fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
+        generator_loss = losses.generator_loss(config.adversarial_loss, fake_score)
+        stats.report("loss/generator", generator_loss)
+        yield "generator", generator_loss
+
+        # 6. dynamic prior P <- decay * P + (1 - decay) * mean_batch(p)
+        self.update_prior(real_probabilities, step)

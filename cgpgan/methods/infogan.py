@@ -1,0 +1,53 @@
+"""InfoGAN with a categorical code: a fixed prior given by the user, and a classifier
+(sharing D's trunk) whose loss trains both D and G (SPEC.md section 1, "Baselines")."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from cgpgan import losses
+from cgpgan.methods.base import Method
+from cgpgan.training import stats
+
+
+class InfoGAN(Method):
+    name = "infogan"
+
+    def __init__(self, config, networks):
+        super().__init__(config, networks)
+        self.discriminator = networks.two_head((1, 1))  # unconditional logit + Q head
+
+    def optimized_modules(self):
+        return {"discriminator": self.discriminator, "generator": self.generator}
+
+    def classify(self, x):
+        return F.softmax(self.discriminator(x)[1], dim=2)
+
+    def training_losses(self, real, step):
+        config = self.config
+        batch_size = real.shape[0]
+        fake, fake_category = self.generate_fakes(batch_size)
+        real, fake = self.penalty_inputs(real, fake)
+
+        # L_D = L_adv + lambda_cls * L_cls
+        real_adversarial, _ = self.discriminator(real)
+        fake_adversarial, fake_logits = self.discriminator(fake)
+        real_score, fake_score = real_adversarial[:, 0, 0], fake_adversarial[:, 0, 0]
+        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
+        classification = losses.classification_loss(fake_logits, fake_category)
+        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
+        stats.report("score/real", real_score)
+        stats.report("score/fake", fake_score)
+        stats.report("loss/discriminator", adversarial)
+        stats.report("loss/classification", classification)
+        stats.report("self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        yield "discriminator", adversarial + config.lambda_cls * classification + penalty
+
+        # L_G = L_adv^g + lambda_cls * L_cls: the generator is trained to be classified
+        fake, fake_category = self.generate_fakes(batch_size)
+        fake_adversarial, fake_logits = self.discriminator(fake)
+        generator_loss = losses.generator_loss(config.adversarial_loss, fake_adversarial[:, 0, 0])
+        generator_classification = losses.classification_loss(fake_logits, fake_category)
+        stats.report("loss/generator", generator_loss)
+        yield "generator", generator_loss + config.lambda_cls * generator_classification
+        self.report_prior()

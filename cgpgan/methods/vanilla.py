@@ -1,0 +1,39 @@
+"""Vanilla GAN: G(z, c) with c drawn from the (fixed, uniform) prior, an unconditional
+discriminator, adversarial loss only; the category input is ignored by the loss."""
+
+from __future__ import annotations
+
+from cgpgan import losses
+from cgpgan.methods.base import Method
+from cgpgan.training import stats
+
+
+class VanillaGAN(Method):
+    name = "vanilla"
+
+    def __init__(self, config, networks):
+        super().__init__(config, networks)
+        self.discriminator = networks.critic(1, 1)
+
+    def optimized_modules(self):
+        return {"discriminator": self.discriminator, "generator": self.generator}
+
+    def training_losses(self, real, step):
+        config = self.config
+        batch_size = real.shape[0]
+        fake, _ = self.generate_fakes(batch_size)
+        real, fake = self.penalty_inputs(real, fake)
+        real_score = self.discriminator(real)[:, 0, 0]
+        fake_score = self.discriminator(fake)[:, 0, 0]
+        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
+        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
+        stats.report("score/real", real_score)
+        stats.report("score/fake", fake_score)
+        stats.report("loss/discriminator", adversarial)
+        yield "discriminator", adversarial + penalty
+
+        fake, _ = self.generate_fakes(batch_size)
+        generator_loss = losses.generator_loss(config.adversarial_loss, self.discriminator(fake)[:, 0, 0])
+        stats.report("loss/generator", generator_loss)
+        yield "generator", generator_loss
+        self.report_prior()

@@ -1,0 +1,63 @@
+"""VCAGAN (CGPGAN's first version): the classifier shares the discriminator's trunk and
+its gradient penalty is on real data (SPEC.md section 1, "VCAGAN")."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cgpgan import losses
+from cgpgan.methods.base import Method
+from cgpgan.training import stats
+
+
+class VCAGAN(Method):
+    name = "vcagan"
+
+    def __init__(self, config, networks):
+        super().__init__(config, networks)
+        # D*(x) -> (a, c'): adversarial and classification logits, both [B, L, K]
+        self.discriminator = networks.two_head((self.config.num_labels, self.config.num_categories))
+
+    def optimized_modules(self):
+        return {"discriminator": self.discriminator, "generator": self.generator}
+
+    def classify(self, x):
+        return F.softmax(self.discriminator(x)[1], dim=2)
+
+    def training_losses(self, real, step):
+        config = self.config
+        batch_size = real.shape[0]
+        fake, fake_category = self.generate_fakes(batch_size)
+        real, fake = self.penalty_inputs(real, fake, real_needs_grad=config.lambda_cgp > 0)
+
+        # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * CE(c_f, c'_f) + lambda_creg * L_creg
+        real_adversarial, real_logits = self.discriminator(real)
+        fake_adversarial, fake_logits = self.discriminator(fake)
+        real_probabilities, real_category = self.pseudo_labels(F.softmax(real_logits.detach(), dim=2), step)
+        real_score = losses.conditional_score(real_adversarial, real_category)
+        fake_score = losses.conditional_score(fake_adversarial, fake_category)
+        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
+        classification = losses.classification_loss(fake_logits, fake_category)
+        loss = adversarial + config.lambda_cls * classification
+        if config.lambda_cgp > 0:
+            gradient_penalty = losses.confidence_gradient_penalty(real_logits, real)
+            stats.report("penalty/classifier", gradient_penalty)
+            loss = loss + config.lambda_cgp * gradient_penalty
+        loss = loss + self.adversarial_penalty(real, real_score, fake, fake_score)
+        stats.report("score/real", real_score)
+        stats.report("score/fake", fake_score)
+        stats.report("loss/discriminator", adversarial)
+        stats.report("loss/classification", classification)
+        stats.report("self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        yield "discriminator", loss
+
+        # L_G = f_g(a_f . c_f): no classification loss for the generator
+        fake, fake_category = self.generate_fakes(batch_size)
+        fake_score = losses.conditional_score(self.discriminator(fake)[0], fake_category)
+        generator_loss = losses.generator_loss(config.adversarial_loss, fake_score)
+        stats.report("loss/generator", generator_loss)
+        yield "generator", generator_loss
+
+        # prior <- EMA of the mean real classification
+        self.update_prior(real_probabilities, step)

@@ -1,0 +1,53 @@
+"""Building blocks shared by all architectures."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class EqualizedLinear(nn.Module):
+    """Dense layer with an equalised learning rate (Karras et al.).
+
+    Weights are drawn from N(0, 1) and scaled at run time by 1/sqrt(fan_in), so every
+    layer learns at the same speed under Adam. With `equalized=False` it is a plain
+    dense layer with the same (He-style) initial scale.
+    """
+
+    def __init__(self, in_features: int, out_features: int, equalized: bool = True):
+        super().__init__()
+        self.equalized = equalized
+        self.scale = 1.0 / math.sqrt(in_features)
+        initial = torch.randn(out_features, in_features)
+        self.weight = nn.Parameter(initial if equalized else initial * self.scale)
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight * self.scale if self.equalized else self.weight
+        return nn.functional.linear(x, weight, self.bias)
+
+
+def centred_one_hot(category: torch.Tensor) -> torch.Tensor:
+    """Plain conditioning: one-hot [B, L, K] to (c - 1/K) * K / sqrt(K - 1), flattened.
+
+    Each label then has zero mean and unit variance over a uniform category.
+    """
+    num_categories = category.shape[-1]
+    scaled = (category - 1.0 / num_categories) * num_categories / math.sqrt(num_categories - 1)
+    return scaled.flatten(1)
+
+
+class Codebook(nn.Module):
+    """A trainable table B of shape [F, L, K]; label l of category k selects B[:, l, k].
+
+    Returns the L selected columns, [B, L, F].
+    """
+
+    def __init__(self, features: int, num_labels: int, num_categories: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(features, num_labels, num_categories))
+
+    def forward(self, category: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("flk,blk->blf", self.table, category)

@@ -1,0 +1,51 @@
+"""The categorical prior P(C): an L x K table, each row a distribution over K."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CategoricalPrior(nn.Module):
+    """L independent categorical labels with K categories each, initially uniform.
+
+    The table is a buffer, so it is saved and restored with the model.
+    """
+
+    def __init__(self, num_labels: int, num_categories: int, initial: list[float] | None = None):
+        super().__init__()
+        if initial is None:
+            table = torch.full((num_labels, num_categories), 1.0 / num_categories)
+        else:
+            table = torch.tensor(initial, dtype=torch.float32).expand(num_labels, num_categories).clone()
+        self.register_buffer("probabilities", table)
+
+    @property
+    def num_labels(self) -> int:
+        return self.probabilities.shape[0]
+
+    @property
+    def num_categories(self) -> int:
+        return self.probabilities.shape[1]
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """One-hot categories c ~ P(C), [B, L, K]."""
+        index = torch.multinomial(self.probabilities, batch_size, replacement=True, generator=generator)
+        return F.one_hot(index.t(), self.num_categories).float()
+
+    @torch.no_grad()
+    def update(self, batch_mean: torch.Tensor, decay: float) -> None:
+        """Dynamic prior: P <- decay * P + (1 - decay) * mean_batch(softmax Q(x))."""
+        self.probabilities.mul_(decay).add_(batch_mean.to(self.probabilities), alpha=1 - decay)
+        # keep each row an exact distribution despite rounding
+        self.probabilities.div_(self.probabilities.sum(dim=1, keepdim=True))
+
+    def entropy(self) -> torch.Tensor:
+        """H(P) = -sum_k P log P for each label, [L]."""
+        p = self.probabilities
+        return -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+
+    def live_categories(self, threshold: float = 0.01) -> torch.Tensor:
+        """Number of categories with probability >= threshold for each label, [L]."""
+        return (self.probabilities >= threshold).sum(dim=1)

@@ -1,0 +1,118 @@
+import copy
+
+import pytest
+import torch
+
+from cgpgan.methods import METHODS, build_method
+from cgpgan.training import stats
+from cgpgan.training.loop import make_optimizer
+from tests.conftest import tiny
+
+
+def _one_step(method, config, step=0):
+    optimizers = {phase: make_optimizer(module.parameters(), config.train) for phase, module in method.optimized_modules().items()}
+    real = torch.randn(8, 2)
+    phases = []
+    for phase, loss in method.training_losses(real, step):
+        assert torch.isfinite(loss), phase
+        method.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[phase].step()
+        phases.append(phase)
+    return phases
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("conditioning", ["plain", "codebook"])
+def test_one_training_step_updates_every_optimized_module(name, conditioning):
+    config = tiny(name, f"network.conditioning={conditioning}", "method.real_penalty_weight=1.0")
+    method = build_method(config, (2,))
+    before = copy.deepcopy(method.state_dict())
+    stats.collect()
+    phases = _one_step(method, config)
+    assert phases == list(method.optimized_modules())
+    for phase, module in method.optimized_modules().items():
+        changed = any(not torch.equal(before[f"{name_}"], value) for name_, value in method.state_dict().items() if name_.startswith(_prefix(method, module)))
+        assert changed, f"{name}: {phase} weights did not change"
+    reported = stats.collect()
+    assert "loss/discriminator" in reported and "loss/generator" in reported
+    assert "penalty/real" in reported and "penalty/fake" in reported
+
+
+def _prefix(method, module):
+    for name, child in method.named_children():
+        if child is module:
+            return name + "."
+    raise AssertionError("module not a child")
+
+
+@pytest.mark.parametrize("name", ["cgpgan", "vcagan"])
+def test_prior_stays_uniform_during_warmup_then_moves(name):
+    config = tiny(name, "method.warmup_steps=2", "method.prior_decay=0.5")
+    method = build_method(config, (2,))
+    for step in range(2):
+        _one_step(method, config, step)
+    assert torch.allclose(method.prior.probabilities, torch.full((1, 4), 0.25))
+    _one_step(method, config, step=2)
+    assert not torch.allclose(method.prior.probabilities, torch.full((1, 4), 0.25))
+    assert method.prior.probabilities.sum().item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name", ["infogan", "vanilla"])
+def test_baselines_keep_their_fixed_prior(name):
+    config = tiny(name, "method.fixed_prior=[0.1, 0.2, 0.3, 0.4]")
+    method = build_method(config, (2,))
+    for step in range(4):
+        _one_step(method, config, step)
+    assert torch.allclose(method.prior.probabilities, torch.tensor([[0.1, 0.2, 0.3, 0.4]]))
+
+
+def test_cgpgan_pseudo_labels_are_balanced_during_warmup():
+    config = tiny("cgpgan", "method.warmup_steps=10")
+    method = build_method(config, (2,))
+    # a classifier that puts every point in category 0 ...
+    with torch.no_grad():
+        method.classifier.head.bias.copy_(torch.tensor([5.0, 0.0, 0.0, 0.0]))
+    real = torch.randn(64, 2)
+    probabilities = method.classify(real)
+    assert (probabilities.argmax(dim=2) == 0).all()
+    # ... still spreads real pseudo-labels over categories in the warm-up
+    _, warm = method.pseudo_labels(probabilities, step=0)
+    _, later = method.pseudo_labels(probabilities, step=10)
+    assert warm.argmax(dim=2).unique().numel() > 1
+    assert (later.argmax(dim=2) == 0).all()
+
+
+def test_several_labels_work():
+    config = tiny("cgpgan", "method.num_labels=3", "network.conditioning=codebook", "method.warmup_steps=0")
+    method = build_method(config, (2,))
+    _one_step(method, config)
+    assert method.prior.probabilities.shape == (3, 4)
+    assert method.classify(torch.randn(5, 2)).shape == (5, 3, 4)
+
+
+def test_generator_ema_moves_towards_the_generator():
+    config = tiny("cgpgan")
+    method = build_method(config, (2,))
+    with torch.no_grad():
+        for parameter in method.generator.parameters():
+            parameter.add_(1.0)
+    before = [p.clone() for p in method.generator_ema.parameters()]
+    method.update_generator_ema(0.9)
+    for old, new, target in zip(before, method.generator_ema.parameters(), method.generator.parameters()):
+        assert torch.allclose(new, 0.9 * old + 0.1 * target)
+
+
+def test_same_seed_gives_the_same_step():
+    config = tiny("cgpgan")
+    first, second = build_method(config, (2,)), build_method(config, (2,))
+    torch.manual_seed(0)
+    real = torch.randn(8, 2)
+    for method in (first, second):
+        optimizers = {p: make_optimizer(m.parameters(), config.train) for p, m in method.optimized_modules().items()}
+        for phase, loss in method.training_losses(real, 0):
+            method.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizers[phase].step()
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name

@@ -1,0 +1,45 @@
+import math
+
+import pytest
+import torch
+
+from cgpgan.prior import CategoricalPrior
+
+
+def test_prior_starts_uniform_and_samples_one_hots():
+    prior = CategoricalPrior(num_labels=3, num_categories=4)
+    assert torch.allclose(prior.probabilities, torch.full((3, 4), 0.25))
+    sample = prior.sample(10, torch.Generator().manual_seed(0))
+    assert sample.shape == (10, 3, 4)
+    assert torch.equal(sample.sum(dim=2), torch.ones(10, 3))
+
+
+def test_samples_follow_the_table():
+    prior = CategoricalPrior(1, 3, initial=[0.7, 0.2, 0.1])
+    sample = prior.sample(20000, torch.Generator().manual_seed(1))
+    frequencies = sample[:, 0].mean(dim=0)
+    assert torch.allclose(frequencies, torch.tensor([0.7, 0.2, 0.1]), atol=0.01)
+
+
+def test_update_is_an_exponential_moving_average():
+    prior = CategoricalPrior(1, 2)
+    prior.update(torch.tensor([[1.0, 0.0]]), decay=0.9)
+    assert prior.probabilities.tolist()[0] == pytest.approx([0.55, 0.45])
+    for _ in range(200):
+        prior.update(torch.tensor([[1.0, 0.0]]), decay=0.9)
+    assert prior.probabilities[0, 0].item() > 0.999
+
+
+def test_entropy_and_live_categories():
+    prior = CategoricalPrior(1, 4, initial=[0.5, 0.495, 0.005, 0.0])
+    expected = -(0.5 * math.log(0.5) + 0.495 * math.log(0.495) + 0.005 * math.log(0.005))
+    assert prior.entropy().item() == pytest.approx(expected, rel=1e-5)
+    assert prior.live_categories().item() == 2
+
+
+def test_prior_is_saved_with_the_state_dict():
+    prior = CategoricalPrior(1, 2)
+    prior.update(torch.tensor([[1.0, 0.0]]), decay=0.5)
+    restored = CategoricalPrior(1, 2)
+    restored.load_state_dict(prior.state_dict())
+    assert torch.equal(restored.probabilities, prior.probabilities)
