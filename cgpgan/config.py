@@ -201,7 +201,8 @@ def load_config(source: str | Path | dict | None = None, overrides: list[str] | 
     return config.validate()
 
 
-def _read_yaml(source: str | Path) -> dict:
+def _read_yaml(source: str | Path, depth: int = 0) -> dict:
+    """The mapping in a preset or YAML file; `extends: NAME` lays it over another one."""
     text: str
     path = Path(source)
     if str(source) in preset_names():
@@ -221,7 +222,23 @@ def _read_yaml(source: str | Path) -> dict:
         raise ConfigError(f"config {source}: invalid YAML ({error.__class__.__name__})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"config {source}: must be a mapping of groups to values")
+    base = values.pop("extends", None)
+    if base is not None:
+        if depth >= 8 or not isinstance(base, str):
+            raise ConfigError(f"config {source}: extends: must name a preset or file (and not loop)")
+        values = _merge(_read_yaml(base, depth + 1), values)
     return values
+
+
+def _merge(base: dict, update: dict) -> dict:
+    """`update` laid over `base`, group by group."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def from_dict(values: dict) -> Config:
