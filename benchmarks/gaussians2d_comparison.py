@@ -1,7 +1,7 @@
 """Reproduce the VCAGAN paper's 2-D comparison (SPEC.md section 1, "2-D Gaussian clusters").
 
 Trains vanilla GAN, InfoGAN (optimal 4-way prior; 8 uniform categories), VCAGAN and
-CGPGAN at lambda in {0.1, 1, 10}, each over several seeds, all on the gaussians2d
+CGPGAN at lambda in {0.1, 1, 10} (CGPGAN also at 100, to show the trend further), each over several seeds, all on the gaussians2d
 schedule, then writes a markdown table (mean +- std of every metric, wall time) and one
 figure with a panel per configuration:
 
@@ -14,41 +14,21 @@ reused, so an interrupted benchmark continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import time
-from concurrent.futures import ProcessPoolExecutor
+import sys
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
+from common import make_jobs, mean_std_table, run_all  # noqa: E402
 
 CONFIGURATIONS = {
     "vanilla GAN": ("gaussians2d_vanilla", []),
     "InfoGAN, optimal 4-way prior": ("gaussians2d_infogan", []),
     "InfoGAN, 8 uniform": ("gaussians2d_infogan", ["method.num_categories=8", "method.fixed_prior=null"]),
     **{f"VCAGAN, lambda={value:g}": ("gaussians2d_vcagan", [f"method.lambda_cgp={value}"]) for value in (0.1, 1.0, 10.0)},
-    **{f"CGPGAN, lambda={value:g}": ("gaussians2d", [f"method.lambda_cgp={value}"]) for value in (0.1, 1.0, 10.0)},
+    **{f"CGPGAN, lambda={value:g}": ("gaussians2d", [f"method.lambda_cgp={value}"]) for value in (0.1, 1.0, 10.0, 100.0)},
 }
 METRICS = ["live_categories", "prior_error", "three_sigma_share", "min_category_purity", "modes_covered", "mode_kl", "prior_entropy", "real_accuracy_many_to_one", "train_seconds"]
-
-
-def _run_one(job: tuple[str, str, list[str], int, str, list[str]]) -> dict:
-    import torch
-
-    from cgpgan import load_config, train
-
-    torch.set_num_threads(1)
-    label, preset, overrides, seed, directory, extra = job
-    path = Path(directory)
-    if (path / "metrics.json").is_file():
-        return json.loads((path / "metrics.json").read_text())
-    config = load_config(preset, overrides + extra + [f"seed={seed}"])
-    run = train(config, path, overwrite=True, progress=False)
-    return run.metrics
-
-
-def _slug(label: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
 
 
 def main() -> None:
@@ -60,37 +40,14 @@ def main() -> None:
     parser.add_argument("--set", dest="extra", action="append", default=[], help="override for every run")
     args = parser.parse_args()
 
-    jobs = []
-    for label, (preset, overrides) in CONFIGURATIONS.items():
-        for seed in range(args.seeds):
-            jobs.append((label, preset, overrides, seed, str(Path(args.runs) / f"{_slug(label)}-seed{seed}"), args.extra))
-    start = time.time()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        results = list(pool.map(_run_one, jobs))
-    print(f"{len(jobs)} runs in {time.time() - start:.0f} s")
-
-    by_label: dict[str, list[dict]] = {}
-    for job, metrics in zip(jobs, results):
-        by_label.setdefault(job[0], []).append(metrics)
+    jobs = make_jobs(CONFIGURATIONS, args.seeds, args.runs, args.extra)
+    by_label = run_all(jobs, args.workers)
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    table = _table(by_label, args.seeds)
+    table = mean_std_table(by_label, METRICS, integer_like=("live_categories", "modes_covered"))
     print(table)
     (docs / "gaussians2d.md").write_text(_page(table, args))
     _figure(docs / "gaussians2d.png", jobs)
-
-
-def _table(by_label: dict[str, list[dict]], seeds: int) -> str:
-    header = "| configuration | " + " | ".join(METRICS) + " |"
-    lines = [header, "|" + "---|" * (len(METRICS) + 1)]
-    for label, runs in by_label.items():
-        cells = []
-        for name in METRICS:
-            values = np.array([run.get(name, math.nan) for run in runs], dtype=float)
-            digits = 0 if name == "train_seconds" else (2 if name in ("live_categories", "modes_covered") else 4)
-            cells.append(f"{values.mean():.{digits}f} ± {values.std():.{digits}f}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _page(table: str, args) -> str:
@@ -119,16 +76,16 @@ def _figure(path: Path, jobs) -> None:
     from cgpgan.plots import draw_samples_2d
     from cgpgan.run import Run
 
-    first_seed = [job for job in jobs if job[3] == 0]
+    first_seed = [job for job in jobs if job.seed == 0]
     columns = 3
     rows = math.ceil(len(first_seed) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
     for axis, job in zip(axes.flat, first_seed):
-        run = Run.load(job[4], device="cpu")
+        run = Run.load(job.directory, device="cpu")
         dataset = build_dataset(run.config.data, run.config.seed)
         samples, categories = run.sample(3000)
         prior = run.prior[0].numpy()
-        draw_samples_2d(axis, dataset.points[:3000].numpy(), samples.numpy(), categories[:, 0].numpy(), prior, job[0])
+        draw_samples_2d(axis, dataset.points[:3000].numpy(), samples.numpy(), categories[:, 0].numpy(), prior, job.label)
     for axis in list(axes.flat)[len(first_seed):]:
         axis.axis("off")
     figure.tight_layout()

@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto")
     sample.set_defaults(handler=_sample)
 
+    cluster = commands.add_parser("cluster", help="assign categories to data with a trained run")
+    cluster.add_argument("run_dir")
+    cluster.add_argument("--set", dest="overrides", action="append", default=[], metavar="data.KEY=VALUE", help="the data to cluster, e.g. data.name=npz data.path=x.npz (default: the run's own data)")
+    cluster.add_argument("--out", required=True, help="output .csv (item, category, confidence); a grid of examples per category goes beside it")
+    cluster.add_argument("--device", default="auto")
+    cluster.set_defaults(handler=_cluster)
+
     presets = commands.add_parser("presets", help="list the built-in presets")
     presets.set_defaults(handler=_presets)
     return parser
@@ -110,6 +117,20 @@ def _sample(args) -> int:
     return 0
 
 
+def _cluster(args) -> int:
+    from cgpgan.run import Run
+
+    out = Path(args.out)
+    if out.suffix != ".csv":
+        raise RunError(f"--out: must end in .csv, got {out.name}")
+    if not out.parent.is_dir():
+        raise RunError(f"--out: folder {out.parent} does not exist")
+    run = Run.load(args.run_dir, device=args.device)
+    result = run.cluster_data(args.overrides, out)
+    print(f"wrote {result['items']} assignments to {out}" + (f" and examples to {result['examples']}" if result.get("examples") else ""))
+    return 0
+
+
 def _category(text: str) -> int:
     try:
         return int(text)
@@ -125,6 +146,14 @@ def _presets(args) -> int:
 
 
 def _print_metrics(metrics: dict) -> None:
+    """Scalars and short lists one per line; nested tables (baselines) flattened."""
+    flat = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            flat.update({f"{name}.{inner}.accuracy": scores["accuracy"] for inner, scores in value.items() if isinstance(scores, dict) and "accuracy" in scores})
+        elif name not in ("contingency", "real_category_share"):
+            flat[name] = value
+    metrics = flat
     width = max(len(name) for name in metrics)
     for name, value in metrics.items():
         if isinstance(value, float):

@@ -22,20 +22,42 @@ PAPER_CENTERS = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0]]
 PAPER_PROBABILITIES = [0.1, 0.4, 0.2, 0.3]
 
 
+POINT_DATA = ("gaussian_mixture", "double_spiral")
+IMAGE_DATA = ("digits", "mnist5k", "mnist_idx", "cifar", "image_folder", "npz")
+LOCAL_DATA = ("mnist_idx", "cifar", "image_folder", "npz")
+
+
 @dataclass
 class DataConfig:
-    """The training data. 2-D data sets are sampled once into `num_samples` points."""
+    """The training data: 2-D points (sampled once into `num_samples` points) or images.
 
-    name: str = "gaussian_mixture"  # gaussian_mixture | double_spiral
+    Image data sets: `digits` and `mnist5k` are built in; the others read `path`.
+    """
+
+    name: str = "gaussian_mixture"  # one of POINT_DATA or IMAGE_DATA
     centers: list[list[float]] = field(default_factory=lambda: [list(c) for c in PAPER_CENTERS])
     probabilities: list[float] = field(default_factory=lambda: list(PAPER_PROBABILITIES))
     std: float = 0.3
     num_samples: int = 100_000
     spiral_turns: float = 1.5
     spiral_noise: float = 0.1
+    path: str = ""  # file or folder for mnist_idx, cifar, image_folder, npz
+    split: str = "train"  # train | test, for folders holding both
+    resolution: int = 0  # images are made square of this size; 0: native, padded to a power of two
+    channels: int = 0  # 1 or 3 converts; 0 keeps the data's own
+    resize: str = "pad"  # pad (centre, when smaller) | resize
+    skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
+    max_images: int = 0  # use only the first N images; 0: all
+
+    @property
+    def is_image(self) -> bool:
+        return self.name in IMAGE_DATA
 
     def validate(self) -> None:
-        _check_choice("data.name", self.name, ("gaussian_mixture", "double_spiral"))
+        _check_choice("data.name", self.name, POINT_DATA + IMAGE_DATA)
+        if self.is_image:
+            self._validate_images()
+            return
         _check_positive("data.num_samples", self.num_samples)
         if self.name == "gaussian_mixture":
             _check_positive("data.std", self.std)
@@ -56,10 +78,30 @@ class DataConfig:
             _check_positive("data.spiral_turns", self.spiral_turns)
             _check_positive("data.spiral_noise", self.spiral_noise)
 
+    def _validate_images(self) -> None:
+        if self.name in LOCAL_DATA and not self.path:
+            raise ConfigError(f"data.path: required for data.name={self.name}")
+        _check_choice("data.split", self.split, ("train", "test"))
+        if self.resolution != 0 and self.resolution not in RESOLUTIONS:
+            raise ConfigError(f"data.resolution: must be 0 or a power of two from 8 to 256, got {self.resolution}")
+        if self.channels not in (0, 1, 3):
+            raise ConfigError(f"data.channels: must be 0, 1 or 3, got {self.channels}")
+        _check_choice("data.resize", self.resize, ("pad", "resize"))
+        _check_non_negative("data.max_images", self.max_images)
+
+
+RESOLUTIONS = (8, 16, 32, 64, 128, 256)
+
 
 @dataclass
 class NetworkConfig:
-    """Network sizes. For 2-D data all networks are MLPs of `depth` hidden layers."""
+    """Network sizes. 2-D data uses MLPs of `depth` hidden layers; images use the
+    convolutional `architecture` (`dcgan`, small and cheap; `resnet`, the reference
+    design), its widths doubling from `channels` per down-sampling up to `max_channels`."""
+
+    architecture: str = "auto"  # auto (mlp for points, dcgan for images) | mlp | dcgan | resnet
+    channels: int = 32  # conv width at full resolution
+    max_channels: int = 256
 
     latent_dim: int = 16  # d_z
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
@@ -70,6 +112,9 @@ class NetworkConfig:
     equalized_lr: bool = True
 
     def validate(self) -> None:
+        _check_choice("network.architecture", self.architecture, ("auto", "mlp", "dcgan", "resnet"))
+        _check_positive("network.channels", self.channels)
+        _check_positive("network.max_channels", self.max_channels)
         _check_positive("network.latent_dim", self.latent_dim)
         _check_choice("network.latent_distribution", self.latent_distribution, ("normal", "uniform"))
         _check_positive("network.hidden_dim", self.hidden_dim)
@@ -93,6 +138,8 @@ class MethodConfig:
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
     fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
+    real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on shifted copies of real images
+    augment_shift: int = 2  # largest shift in pixels of those copies
 
     def validate(self) -> None:
         _check_choice("method.name", self.name, ("cgpgan", "vcagan", "infogan", "vanilla"))
@@ -102,7 +149,8 @@ class MethodConfig:
         _check_choice(
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
-        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp"):
+        _check_non_negative("method.augment_shift", self.augment_shift)
+        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp", "real_consistency_weight"):
             _check_non_negative(f"method.{key}", getattr(self, key))
         if not 0.0 <= self.prior_decay < 1.0:
             raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")
@@ -132,6 +180,8 @@ class TrainConfig:
     generator_ema_decay: float = 0.999  # moving average of generator weights
     log_every: int = 50
     eval_samples: int = 20_000
+    eval_baselines: bool = True  # image data with labels: also score k-means / GMM baselines
+    eval_every: int = 0  # also evaluate (without plots) every N steps into metrics.jsonl; 0: only at the end
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     def validate(self) -> None:
@@ -148,6 +198,7 @@ class TrainConfig:
             )
         _check_positive("train.log_every", self.log_every)
         _check_positive("train.eval_samples", self.eval_samples)
+        _check_non_negative("train.eval_every", self.eval_every)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
@@ -168,6 +219,8 @@ class Config:
         self.method.validate()
         self.train.validate()
         _check_non_negative("seed", self.seed)
+        if self.network.architecture in ("dcgan", "resnet") and not self.data.is_image:
+            raise ConfigError(f"network.architecture: {self.network.architecture} needs image data, data.name is {self.data.name}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -67,6 +67,72 @@ def plot_curves(path: Path, history: list[dict]) -> None:
     _save(figure, path)
 
 
+def _to_display(image: np.ndarray) -> np.ndarray:
+    """[C, H, W] in [-1, 1] to what imshow takes."""
+    image = np.clip((image + 1) / 2, 0, 1)
+    return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+
+
+def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = None, title: str = "") -> None:
+    """images [rows, columns, C, H, W] tiled into one picture, one label per column."""
+    rows, columns, channels, height, width = images.shape
+    pad = 1
+    canvas = np.ones((rows * (height + pad) + pad, columns * (width + pad) + pad, 3))
+    for row in range(rows):
+        for column in range(columns):
+            tile = _to_display(images[row, column])
+            top, left = pad + row * (height + pad), pad + column * (width + pad)
+            canvas[top : top + height, left : left + width] = tile[..., None] if tile.ndim == 2 else tile
+    axis.imshow(canvas, interpolation="nearest")
+    axis.set_yticks([])
+    if column_labels:
+        axis.set_xticks([pad + (width + pad) * c + width / 2 for c in range(columns)], column_labels, fontsize=6, rotation=90)
+    else:
+        axis.set_xticks([])
+    axis.set_title(title, fontsize=9)
+
+
+def plot_image_grid(path: Path, images: np.ndarray, column_labels: list[str] | None = None, title: str = "") -> None:
+    rows, columns = images.shape[:2]
+    figure, axis = plt.subplots(figsize=(max(3.0, 0.45 * columns + 0.5), max(2.5, 0.45 * rows + 0.8)))
+    draw_image_grid(axis, images, column_labels, title)
+    _save(figure, path)
+
+
+def plot_category_examples(path: Path, images: np.ndarray, categories: np.ndarray, confidence: np.ndarray, prior: np.ndarray, per_category: int = 10) -> None:
+    """One row per category (ordered by prior, empty ones left out): its most
+    confident real items."""
+    order = [k for k in np.argsort(-prior) if (categories == k).any()]
+    grid = np.zeros((len(order), per_category, *images.shape[1:]), dtype=np.float32)
+    for row, category in enumerate(order):
+        members = np.flatnonzero(categories == category)
+        chosen = members[np.argsort(-confidence[members])][:per_category]
+        grid[row, : len(chosen)] = images[chosen]
+    figure, axis = plt.subplots(figsize=(0.5 * per_category + 1.5, 0.5 * len(order) + 0.8))
+    draw_image_grid(axis, grid, title="real items per category (most confident first)")
+    height = images.shape[-2]
+    axis.set_yticks([1 + (height + 1) * r + height / 2 for r in range(len(order))], [f"{k}: {prior[k]:.3f}" for k in order], fontsize=6)
+    _save(figure, path)
+
+
+def plot_contingency(path: Path, table: np.ndarray, prior: np.ndarray, title: str = "") -> None:
+    """Counts of real items per (category, true class); categories ordered by prior."""
+    order = [k for k in np.argsort(-prior) if table[k].sum() > 0 or prior[k] >= LIVE_THRESHOLD]
+    figure, axis = plt.subplots(figsize=(0.5 * table.shape[1] + 2, 0.35 * len(order) + 1.5))
+    shown = table[order]
+    axis.imshow(shown, cmap="Blues", aspect="auto")
+    for row in range(shown.shape[0]):
+        for column in range(shown.shape[1]):
+            if shown[row, column]:
+                axis.text(column, row, str(shown[row, column]), ha="center", va="center", fontsize=6)
+    axis.set_yticks(range(len(order)), [f"{k} ({prior[k]:.2f})" for k in order], fontsize=7)
+    axis.set_xticks(range(table.shape[1]), [str(c) for c in range(table.shape[1])], fontsize=7)
+    axis.set_xlabel("true class")
+    axis.set_ylabel("category (prior)")
+    axis.set_title(title, fontsize=9)
+    _save(figure, path)
+
+
 def _save(figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()

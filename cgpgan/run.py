@@ -16,17 +16,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cgpgan.config import Config, load_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import RunError
 from cgpgan.methods import Method, build_method
-from cgpgan.metrics import evaluate_points
+from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points
 from cgpgan import plots
-from cgpgan.storage import load_tensors, save_tensors, write_json
+from cgpgan.storage import atomic_write_text, load_tensors, save_tensors, write_json
 
 FORMAT_VERSION = 1
+LIVE_THRESHOLD = 0.01
 WEIGHTS = Path("checkpoints") / "model.safetensors"
 
 
@@ -109,29 +111,109 @@ class Run:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
         return probabilities.cpu()
 
-    def evaluate(self, write: bool = True, draw: bool = True) -> dict:
+    @torch.no_grad()
+    def cluster(self, x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+        """Category of each item of `x` (argmax Q(x)) and Q's confidence in it, both [N, L]."""
+        if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
+            raise RunError(f"data of shape {list(x.shape[1:])} does not fit this run, trained on {self.info['sample_shape']}")
+        probabilities = torch.cat([self.classify(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        confidence, categories = probabilities.max(dim=2)
+        return categories, confidence
+
+    def cluster_data(self, overrides: list[str] | None = None, out: str | Path | None = None) -> dict:
+        """Cluster a data set (the run's own, changed by `data.KEY=VALUE` overrides).
+
+        With `out` (a .csv), writes one row per item (item, category, confidence; one
+        pair per label) and, for images, a grid of examples per category beside it.
+        Returns the categories, confidences and file names.
+        """
+        overrides = list(overrides or [])
+        for item in overrides:
+            if not item.startswith("data."):
+                raise RunError(f"{item.split('=')[0]}: only data.* keys can be set when clustering")
+        config = load_config(self.config.to_dict(), overrides)
+        dataset = build_dataset(config.data, config.seed)
+        items = dataset.images if dataset.kind == "images" else dataset.points
+        categories, confidence = self.cluster(items)
+        result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
+        if out is not None:
+            out = Path(out)
+            header = ["item"] + [f"{name}{label}" for label in range(categories.shape[1]) for name in ("category", "confidence")]
+            rows = [",".join(header)]
+            for index in range(len(items)):
+                pairs = [f"{int(categories[index, l])},{float(confidence[index, l]):.4f}" for l in range(categories.shape[1])]
+                rows.append(",".join([str(index), *pairs]))
+            atomic_write_text(out, "\n".join(rows) + "\n")
+            if dataset.kind == "images":
+                examples = out.with_name(out.stem + "_examples.png")
+                plots.plot_category_examples(examples, items.numpy(), categories[:, 0].numpy(), confidence[:, 0].numpy(), self.prior[0].numpy())
+                result["examples"] = examples
+        return result
+
+    @torch.no_grad()
+    def sample_grid(self, rows: int = 8, label: int = 0, seed: int = 0, include_dead: bool = False):
+        """Images [rows, columns, C, H, W]: rows share z (and the other labels, drawn
+        from the prior), columns vary the category of `label`, ordered by prior;
+        categories under 1% are left out unless `include_dead`. Also returns the
+        category of each column."""
+        method = self.method
+        prior = self.prior[label]
+        order = [k for k in prior.argsort(descending=True).tolist() if include_dead or prior[k] >= LIVE_THRESHOLD]
+        generator = torch.Generator(device=method.device).manual_seed(seed)
+        latent = method.sample_latent(rows, generator)
+        base = method.prior.sample(rows, generator)
+        columns = []
+        for category in order:
+            one_hot = base.clone()
+            one_hot[:, label] = 0
+            one_hot[:, label, category] = 1
+            columns.append(method.generate(latent, one_hot).cpu())
+        return torch.stack(columns, dim=1), order
+
+    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None) -> dict:
         """Compute the metrics (printed by the CLI), write metrics.json and the plots."""
         config = self.config
         dataset = build_dataset(config.data, config.seed)
-        metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
+        if dataset.kind == "images":
+            metrics = evaluate_images(self.method, dataset, config.train.eval_samples, seed=config.seed)
+            if baselines is None:
+                baselines = config.train.eval_baselines
+            if baselines and dataset.labels is not None:
+                metrics["baselines"] = baseline_scores(dataset.images, dataset.labels.numpy(), seed=config.seed)
+        else:
+            metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
         metrics["step"] = self.info.get("step", 0)
         metrics["train_seconds"] = self.info.get("train_seconds", 0.0)
         if write:
             write_json(self.directory / "metrics.json", metrics)
         if draw:
-            self.draw(dataset)
+            self.draw(dataset, metrics)
         return metrics
 
-    def draw(self, dataset) -> None:
-        samples, categories = self.sample(4000, seed=self.config.seed)
-        real = dataset.points[:4000].numpy()
+    def draw(self, dataset, metrics: dict | None = None) -> None:
+        """The run's pictures in plots/: samples, prior, curves (and for images the
+        contingency table of real data)."""
+        plots_dir = self.directory / "plots"
         prior = self.prior.numpy()
         title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
-        plots.plot_samples_2d(self.directory / "plots" / "samples.png", real, samples.numpy(), categories[:, 0].numpy(), prior[0], title)
-        plots.plot_prior(self.directory / "plots" / "prior.png", prior, dataset.mode_probabilities.numpy())
+        if dataset.kind == "images":
+            for label in range(min(prior.shape[0], 4)):
+                grid, order = self.sample_grid(rows=8, label=label, seed=self.config.seed)
+                name = "samples.png" if label == 0 else f"samples_label{label}.png"
+                column_labels = [f"{k}: {prior[label, k]:.3f}" for k in order]
+                plots.plot_image_grid(plots_dir / name, grid.numpy(), column_labels, f"{title}, label {label} (columns by prior)")
+            if metrics and "contingency" in metrics:
+                plots.plot_contingency(plots_dir / "contingency.png", np.array(metrics["contingency"]), prior[0], f"{title}: real data, argmax Q(x)")
+            true_probabilities = None if dataset.labels is None else np.sort(np.bincount(dataset.labels.numpy()) / len(dataset))[::-1]
+        else:
+            samples, categories = self.sample(4000, seed=self.config.seed)
+            real = dataset.points[:4000].numpy()
+            plots.plot_samples_2d(plots_dir / "samples.png", real, samples.numpy(), categories[:, 0].numpy(), prior[0], title)
+            true_probabilities = dataset.mode_probabilities.numpy()
+        plots.plot_prior(plots_dir / "prior.png", prior, true_probabilities)
         history = read_history(self.directory)
         if history:
-            plots.plot_curves(self.directory / "plots" / "curves.png", history)
+            plots.plot_curves(plots_dir / "curves.png", history)
 
     # ------------------------------------------------------------ saving
 

@@ -17,6 +17,8 @@ class PointDataset:
     quality" (within 3 standard deviations).
     """
 
+    kind = "points"
+
     points: torch.Tensor  # [N, 2]
     labels: torch.Tensor  # [N] mode index
     mode_probabilities: torch.Tensor  # [num_modes]
@@ -91,7 +93,7 @@ class DoubleSpiral(PointDataset):
         return self._curve_labels[index], nearest <= 3 * self.std
 
 
-def build_dataset(config: DataConfig, seed: int) -> PointDataset:
+def build_point_dataset(config: DataConfig, seed: int) -> PointDataset:
     """The data set of `config`, drawn with a generator seeded by `seed`."""
     generator = torch.Generator().manual_seed(seed)
     if config.name == "gaussian_mixture":

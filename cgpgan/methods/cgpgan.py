@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from cgpgan import losses
+from cgpgan.augment import random_translate
 from cgpgan.methods.base import Method
 from cgpgan.training import stats
 
@@ -56,7 +57,13 @@ class CGPGAN(Method):
         stats.report("loss/classification", classification)
         stats.report("penalty/classifier", gradient_penalty)
         stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
-        yield "classifier", config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
+        classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
+        if config.real_consistency_weight > 0:  # option: Q keeps c_r on shifted real images
+            shifted = random_translate(real.detach(), config.augment_shift, self.latent_generator)
+            consistency = losses.classification_loss(self.classifier(shifted), real_category)
+            stats.report("loss/real_consistency", consistency)
+            classifier_loss = classifier_loss + config.real_consistency_weight * consistency
+        yield "classifier", classifier_loss
 
         # 5. generator: adversarial loss only, fresh z' and c' ~ P(C)
         fake, fake_category = self.generate_fakes(batch_size)

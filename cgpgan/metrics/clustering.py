@@ -7,11 +7,12 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
-def contingency(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """counts[category, class]."""
+def contingency(predicted: np.ndarray, truth: np.ndarray, num_categories: int = 0, num_classes: int = 0) -> np.ndarray:
+    """counts[category, class], at least num_categories x num_classes."""
     predicted = np.asarray(predicted, dtype=np.int64)
     truth = np.asarray(truth, dtype=np.int64)
-    table = np.zeros((predicted.max() + 1, truth.max() + 1), dtype=np.int64)
+    shape = (max(num_categories, predicted.max() + 1), max(num_classes, truth.max() + 1))
+    table = np.zeros(shape, dtype=np.int64)
     np.add.at(table, (predicted, truth), 1)
     return table
 

@@ -51,3 +51,45 @@ class Codebook(nn.Module):
 
     def forward(self, category: torch.Tensor) -> torch.Tensor:
         return torch.einsum("flk,blk->blf", self.table, category)
+
+
+class EqualizedConv2d(nn.Module):
+    """Convolution with an equalised learning rate (see EqualizedLinear), 'same' padding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, equalized: bool = True):
+        super().__init__()
+        self.equalized = equalized
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        initial = torch.randn(out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(initial if equalized else initial * self.scale)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.padding = kernel_size // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight * self.scale if self.equalized else self.weight
+        return nn.functional.conv2d(x, weight, self.bias, padding=self.padding)
+
+
+class Resample(nn.Module):
+    """2x up-sampling (nearest) or down-sampling (average pooling), optionally blurred
+    with the [1, 2, 1] binomial filter against aliasing (the reference design)."""
+
+    def __init__(self, direction: str, blur: bool):
+        super().__init__()
+        self.direction = direction
+        self.blur = blur
+        kernel = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3), persistent=False)
+
+    def _blur(self, x: torch.Tensor) -> torch.Tensor:
+        channels = x.shape[1]
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        return nn.functional.conv2d(padded, self.kernel.expand(channels, 1, 3, 3), groups=channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.direction == "up":
+            x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            return self._blur(x) if self.blur else x
+        if self.blur:
+            x = self._blur(x)
+        return nn.functional.avg_pool2d(x, 2)

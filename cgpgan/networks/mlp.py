@@ -111,8 +111,3 @@ class MLPFactory:
     def two_head(self, adversarial_shape: tuple[int, int]) -> TwoHeadMLP:
         """A shared trunk with an adversarial head and an [L, K] classifier head."""
         return TwoHeadMLP(self.config, self.input_dim, adversarial_shape, (self.num_labels, self.num_categories))
-
-
-def build_networks(config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
-    """The network factory for samples of `sample_shape`."""
-    return MLPFactory(config, sample_shape, num_labels, num_categories)

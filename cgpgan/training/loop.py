@@ -53,7 +53,10 @@ def train(config: Config, out: str | Path, overwrite: bool = False, progress: bo
 
             if (step + 1) % config.train.log_every == 0 or step + 1 == config.train.steps:
                 row = {"step": step + 1, **stats.collect()}
+                if config.train.eval_every and (step + 1) % config.train.eval_every == 0 and step + 1 < config.train.steps:
+                    row.update(_evaluate_now(run, step + 1))
                 log.write(json.dumps(row) + "\n")
+                log.flush()
                 if writer is not None:
                     for name, value in row.items():
                         writer.add_scalar(name, value, step + 1)
@@ -69,6 +72,15 @@ def train(config: Config, out: str | Path, overwrite: bool = False, progress: bo
     if evaluate:
         run.metrics = run.evaluate()
     return run
+
+
+def _evaluate_now(run: Run, step: int) -> dict:
+    """Scalar metrics of the run as it is now, prefixed `eval/`."""
+    run.method.eval()
+    run.info["step"] = step
+    metrics = run.evaluate(write=False, draw=False, baselines=False)
+    run.method.train()
+    return {f"eval/{name}": value for name, value in metrics.items() if isinstance(value, (int, float)) and name != "step"}
 
 
 def _progress_fields(row: dict) -> dict:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from cgpgan.metrics.clustering import clustering_scores, hungarian_accuracy, many_to_one_accuracy
 
@@ -15,3 +16,29 @@ def test_split_clusters_are_pure_but_not_one_to_one():
     predicted = np.array([0, 0, 2, 2, 1, 1])  # class 0 split in two categories
     assert many_to_one_accuracy(predicted, truth) == 1.0
     assert hungarian_accuracy(predicted, truth) == 4 / 6
+
+
+def test_matched_prior_and_contingency_for_more_categories_than_classes():
+    from cgpgan.metrics.images import clustering_of
+
+    truth = np.array([0, 0, 0, 1, 1, 1])
+    predicted = np.array([3, 3, 3, 1, 1, 0])
+    prior = np.array([0.1, 0.4, 0.0, 0.5])
+    scores = clustering_of(predicted, truth, prior)
+    assert np.array(scores["contingency"]).shape == (4, 2)
+    assert scores["accuracy"] == 5 / 6
+    # class 0 (frequency 0.5) matched to category 3 (prior 0.5), class 1 to category 1 (0.4)
+    assert scores["prior_class_error"] == pytest.approx(0.1)
+
+
+def test_baselines_separate_well_separated_blobs():
+    import torch
+
+    from cgpgan.metrics.images import baseline_scores
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 30)
+    images = torch.from_numpy(rng.normal(size=(90, 1, 8, 8)) * 0.1 + labels[:, None, None, None]).float()
+    scores = baseline_scores(images, labels, components=5)
+    assert set(scores) == {"kmeans_pixels", "gmm_pixels", "kmeans_pca5", "gmm_pca5"}
+    assert all(result["accuracy"] == 1.0 for result in scores.values())

@@ -1,0 +1,85 @@
+"""What the benchmark scripts share: running (or reusing) one training run per
+configuration and seed, in parallel processes, and mean ± std tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Job:
+    label: str  # the configuration's name in the table
+    preset: str
+    overrides: list[str]
+    seed: int
+    directory: str
+    threads: int = 1
+    extra: list[str] = field(default_factory=list)  # overrides given to every run
+
+
+def slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
+
+
+def make_jobs(configurations: dict[str, tuple[str, list[str]]], seeds: int, runs: str, extra: list[str], threads: int = 1) -> list[Job]:
+    return [
+        Job(label, preset, overrides, seed, str(Path(runs) / f"{slug(label)}-seed{seed}"), threads, extra)
+        for label, (preset, overrides) in configurations.items()
+        for seed in range(seeds)
+    ]
+
+
+def run_job(job: Job) -> dict:
+    """Train one run, or return the metrics of a finished one in its directory."""
+    import torch
+
+    from cgpgan import load_config, train
+
+    torch.set_num_threads(job.threads)
+    path = Path(job.directory)
+    if (path / "metrics.json").is_file():
+        return json.loads((path / "metrics.json").read_text())
+    config = load_config(job.preset, job.overrides + job.extra + [f"seed={job.seed}"])
+    run = train(config, path, overwrite=True, progress=False)
+    return run.metrics
+
+
+def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
+    """Metrics of every job, grouped by configuration label (in job order)."""
+    start = time.time()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(run_job, jobs))
+    print(f"{len(jobs)} runs in {time.time() - start:.0f} s")
+    by_label: dict[str, list[dict]] = {}
+    for job, metrics in zip(jobs, results):
+        by_label.setdefault(job.label, []).append(metrics)
+    return by_label
+
+
+def mean_std_table(by_label: dict[str, list[dict]], metrics: list[str], integer_like: tuple[str, ...] = ()) -> str:
+    """A markdown table: one row per configuration, mean ± std over its runs."""
+    lines = ["| configuration | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
+    for label, runs in by_label.items():
+        cells = []
+        for name in metrics:
+            values = np.array([_lookup(run, name) for run in runs], dtype=float)
+            digits = 0 if name == "train_seconds" else (2 if name in integer_like else 4)
+            cells.append(f"{values.mean():.{digits}f} ± {values.std():.{digits}f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _lookup(metrics: dict, dotted: str) -> float:
+    value = metrics
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return math.nan
+        value = value[part]
+    return value

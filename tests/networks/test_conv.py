@@ -1,0 +1,56 @@
+"""Convolutional networks: shapes at every resolution, both designs, both conditionings."""
+
+import pytest
+import torch
+
+from cgpgan.config import load_config
+from cgpgan.networks import ConvFactory, build_networks
+
+
+def network_config(*overrides: str):
+    return load_config(None, ["data.name=digits", "network.channels=4", "network.max_channels=16", "network.latent_dim=8", *overrides]).network
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32, 64, 128, 256])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_generator_and_critic_shapes_at_every_resolution(resolution, channels):
+    factory = build_networks(network_config(), (channels, resolution, resolution), num_labels=2, num_categories=5)
+    assert isinstance(factory, ConvFactory)
+    generator, critic = factory.generator(), factory.critic(2, 5)
+    category = torch.nn.functional.one_hot(torch.randint(5, (3, 2)), 5).float()
+    images = generator(torch.randn(3, 8), category)
+    assert images.shape == (3, channels, resolution, resolution)
+    assert critic(images).shape == (3, 2, 5)
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
+@pytest.mark.parametrize("conditioning", ["plain", "codebook"])
+def test_designs_and_conditionings(architecture, conditioning):
+    config = network_config(f"network.architecture={architecture}", f"network.conditioning={conditioning}")
+    factory = build_networks(config, (1, 16, 16), num_labels=2, num_categories=4)
+    generator = factory.generator()
+    adversarial, classification = factory.two_head((1, 1))(torch.randn(5, 1, 16, 16))
+    assert adversarial.shape == (5, 1, 1) and classification.shape == (5, 2, 4)
+    latent = torch.randn(2, 8).repeat_interleave(4, dim=0)
+    category = torch.zeros(8, 2, 4)
+    category[torch.arange(8), 0, torch.arange(8) % 4] = 1
+    category[:, 1, 0] = 1
+    images = generator(latent, category)
+    assert images.shape == (8, 1, 16, 16)
+    # the category changes the image for the same z
+    assert not torch.allclose(images[0], images[1])
+    if conditioning == "codebook":
+        assert generator.codebook.table.shape == (16 // 2 * 16, 2, 4)
+
+
+def test_resnet_has_residual_blocks_and_blur():
+    factory = build_networks(network_config("network.architecture=resnet"), (3, 32, 32), 1, 4)
+    names = [type(m).__name__ for m in factory.critic(1, 4).modules()]
+    assert "Resample" in names and names.count("Block") == 4
+    blocks = [m for m in factory.generator().modules() if type(m).__name__ == "Block"]
+    assert all(block.residual for block in blocks)
+
+
+def test_non_square_or_odd_sizes_are_refused():
+    with pytest.raises(ValueError, match="power-of-two"):
+        build_networks(network_config(), (1, 24, 24), 1, 4)

@@ -1,0 +1,88 @@
+"""End-to-end on images: a short digits run, its pictures, clustering, every method."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from cgpgan import Run, RunError, load_config, train
+from cgpgan.cli import main
+
+SMALL = ["data.name=digits", "network.channels=8", "network.max_channels=16", "network.latent_dim=8", "method.num_categories=10", "train.batch_size=32", "train.log_every=10", "train.eval_samples=500", "train.eval_baselines=false"]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """CGPGAN on the built-in digits: 150 steps (a few seconds)."""
+    config = load_config(None, [*SMALL, "train.steps=150", "method.warmup_steps=50", "train.eval_every=100", "train.eval_baselines=true"])
+    return train(config, tmp_path_factory.mktemp("runs") / "digits", progress=False)
+
+
+def test_image_run_reports_clustering_baselines_and_self_accuracy(digits_run):
+    metrics = digits_run.metrics
+    for name in ("accuracy", "accuracy_many_to_one", "nmi", "ari", "self_accuracy", "live_categories", "prior_entropy", "prior_class_error"):
+        assert name in metrics, name
+    assert 0.1 <= metrics["accuracy"] <= metrics["accuracy_many_to_one"] <= 1
+    assert np.array(metrics["contingency"]).sum() == 1797
+    # k-means on raw digits pixels is far above chance
+    assert metrics["baselines"]["kmeans_pixels"]["accuracy"] > 0.6
+    # the classifier has learnt to recognise the generator's categories
+    assert metrics["self_accuracy"] > 0.3
+    history = [row for row in map(eval_row, (digits_run.directory / "metrics.jsonl").read_text().splitlines())]
+    assert any("eval/accuracy" in row for row in history)
+
+
+def eval_row(line: str) -> dict:
+    import json
+
+    return json.loads(line)
+
+
+def test_image_run_pictures(digits_run):
+    for name in ("samples.png", "prior.png", "curves.png", "contingency.png"):
+        assert (digits_run.directory / "plots" / name).is_file(), name
+
+
+def test_sample_grid_rows_share_z_and_columns_follow_the_prior(digits_run):
+    grid, order = digits_run.sample_grid(rows=3, seed=1)
+    prior = digits_run.prior[0]
+    assert grid.shape == (3, len(order), 1, 8, 8)
+    assert order == sorted(order, key=lambda k: -prior[k])
+    assert all(prior[k] >= 0.01 for k in order)
+    # the same z in a row gives different images for different categories
+    assert not torch.allclose(grid[0, 0], grid[0, 1])
+
+
+def test_cluster_command_writes_csv_and_examples(digits_run, tmp_path):
+    out = tmp_path / "clusters.csv"
+    assert main(["cluster", str(digits_run.directory), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 1797 and set(rows[0]) == {"item", "category0", "confidence0"}
+    assert all(0 <= int(r["category0"]) < 10 and 0 < float(r["confidence0"]) <= 1 for r in rows)
+    assert (tmp_path / "clusters_examples.png").is_file()
+
+
+def test_cluster_new_data_from_a_file(digits_run, tmp_path, capsys):
+    images = ((digits_run.sample(20, seed=3)[0][:, 0] + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+    np.savez(tmp_path / "new.npz", images=images)
+    result = Run.load(digits_run.directory).cluster_data(["data.name=npz", f"data.path={tmp_path / 'new.npz'}"])
+    assert result["categories"].shape == (20, 1)
+    np.savez(tmp_path / "big.npz", images=np.zeros((3, 16, 16), dtype=np.uint8))
+    code = main(["cluster", str(digits_run.directory), "--set", "data.name=npz", "--set", f"data.path={tmp_path / 'big.npz'}", "--out", str(tmp_path / "x.csv")])
+    assert code == 2 and "does not fit this run" in capsys.readouterr().err
+    with pytest.raises(RunError, match="only data"):
+        Run.load(digits_run.directory).cluster_data(["method.num_categories=3"])
+
+
+@pytest.mark.parametrize("name", ["vcagan", "infogan", "vanilla"])
+def test_every_method_trains_on_images(name, tmp_path):
+    config = load_config(None, [*SMALL, f"method.name={name}", "train.steps=3", "method.warmup_steps=1"])
+    run = train(config, tmp_path / name, progress=False)
+    assert run.metrics["live_categories"] >= 1
+    assert ("accuracy" in run.metrics) == (name != "vanilla")
+
+
+def test_real_consistency_option_trains(tmp_path):
+    config = load_config(None, [*SMALL, "train.steps=3", "method.warmup_steps=1", "method.real_consistency_weight=1"])
+    assert "accuracy" in train(config, tmp_path / "consistency", progress=False).metrics
