@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--inception", metavar="WEIGHTS", help="local Inception-v3 weights file: adds FID, KID, precision/recall (image runs)")
     evaluate.set_defaults(handler=_evaluate)
 
     sample = commands.add_parser("sample", help="generate samples from a trained run")
@@ -87,7 +88,7 @@ def _evaluate(args) -> int:
     from cgpgan.run import Run
 
     run = Run.load(args.run_dir, device=args.device)
-    _print_metrics(run.evaluate())
+    _print_metrics(run.evaluate(inception=args.inception))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0
 

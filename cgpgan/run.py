@@ -23,7 +23,8 @@ from cgpgan.config import Config, load_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import RunError
 from cgpgan.methods import Method, build_method
-from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points
+from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points, image_quality
+from cgpgan.metrics.images import InceptionFeatures, generate_all
 from cgpgan import plots
 from cgpgan.storage import atomic_write_text, load_tensors, save_tensors, write_json
 
@@ -170,8 +171,11 @@ class Run:
             columns.append(method.generate(latent, one_hot).cpu())
         return torch.stack(columns, dim=1), order
 
-    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None) -> dict:
-        """Compute the metrics (printed by the CLI), write metrics.json and the plots."""
+    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None, inception: str | None = None) -> dict:
+        """Compute the metrics (printed by the CLI), write metrics.json and the plots.
+
+        With `inception` (a local Inception-v3 weights file), images also get FID, KID
+        and precision/recall."""
         config = self.config
         dataset = build_dataset(config.data, config.seed)
         if dataset.kind == "images":
@@ -180,6 +184,8 @@ class Run:
                 baselines = config.train.eval_baselines
             if baselines and dataset.labels is not None:
                 metrics["baselines"] = baseline_scores(dataset.images, dataset.labels.numpy(), seed=config.seed)
+            if inception:
+                metrics.update(self.image_quality(InceptionFeatures(inception), seed=config.seed))
         else:
             metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
         metrics["step"] = self.info.get("step", 0)
@@ -190,6 +196,25 @@ class Run:
             self.draw(dataset, metrics)
         return metrics
 
+    def image_quality(self, extractor: torch.nn.Module, num_samples: int = 5000, seed: int = 0) -> dict:
+        """FID, KID and precision/recall of `num_samples` generated images against as
+        many real ones, in the feature space of `extractor` (any torch module mapping
+        images in [0, 1] to [B, F]); plus self-accuracy is in `evaluate`."""
+        dataset = build_dataset(self.config.data, self.config.seed)
+        if dataset.kind != "images":
+            raise RunError("image quality needs an image data set")
+        generator = torch.Generator().manual_seed(seed)
+        real = dataset.images[torch.randperm(len(dataset), generator=generator)[:num_samples]]
+        fake, _ = generate_all(self.method, len(real), seed)
+        return image_quality(real, fake, extractor.to(self.method.device).eval(), seed=seed)
+
+    def draw_grid(self, path: Path, label: int = 0, rows: int = 8) -> None:
+        """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
+        grid, order = self.sample_grid(rows=rows, label=label, seed=self.config.seed)
+        prior = self.prior.numpy()
+        title = f"{self.config.method.name}, step {self.info.get('step', 0)}, label {label} (columns by prior)"
+        plots.plot_image_grid(path, grid.numpy(), [f"{k}: {prior[label, k]:.3f}" for k in order], title)
+
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
         contingency table of real data)."""
@@ -198,10 +223,7 @@ class Run:
         title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
         if dataset.kind == "images":
             for label in range(min(prior.shape[0], 4)):
-                grid, order = self.sample_grid(rows=8, label=label, seed=self.config.seed)
-                name = "samples.png" if label == 0 else f"samples_label{label}.png"
-                column_labels = [f"{k}: {prior[label, k]:.3f}" for k in order]
-                plots.plot_image_grid(plots_dir / name, grid.numpy(), column_labels, f"{title}, label {label} (columns by prior)")
+                self.draw_grid(plots_dir / ("samples.png" if label == 0 else f"samples_label{label}.png"), label)
             if metrics and "contingency" in metrics:
                 plots.plot_contingency(plots_dir / "contingency.png", np.array(metrics["contingency"]), prior[0], f"{title}: real data, argmax Q(x)")
             true_probabilities = None if dataset.labels is None else np.sort(np.bincount(dataset.labels.numpy()) / len(dataset))[::-1]

@@ -70,3 +70,16 @@ def test_yaml_is_loaded_safely(tmp_path):
     path.write_text("seed: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(path)
+
+
+def test_extends_lays_a_file_over_a_preset_and_refuses_cycles(tmp_path):
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: gaussians2d\nmethod:\n  lambda_cgp: 5.0\n")
+    config = load_config(child)
+    assert config.method.lambda_cgp == 5.0
+    assert config.train.batch_size == load_config("gaussians2d").train.batch_size
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(f"extends: {second}\n")
+    second.write_text(f"extends: {first}\n")
+    with pytest.raises(ConfigError, match="extends"):
+        load_config(first)

@@ -133,7 +133,7 @@ def image_quality(real: torch.Tensor, fake: torch.Tensor, extractor: torch.nn.Mo
     size = tuple(real.shape[1:])
     fid = FrechetInceptionDistance(feature=extractor, normalize=True, input_img_size=size)
     subset = min(1000, len(real01), len(fake01))
-    kid = KernelInceptionDistance(feature=extractor, normalize=True, input_img_size=size, subset_size=subset)
+    kid = KernelInceptionDistance(feature=extractor, normalize=True, subset_size=subset)
     for start in range(0, max(len(real01), len(fake01)), 250):
         for images, is_real in ((real01[start : start + 250], True), (fake01[start : start + 250], False)):
             if len(images):
@@ -151,6 +151,34 @@ def image_quality(real: torch.Tensor, fake: torch.Tensor, extractor: torch.nn.Mo
         "precision": _manifold_coverage(real_features, fake_features, neighbours),
         "recall": _manifold_coverage(fake_features, real_features, neighbours),
     }
+
+
+class InceptionFeatures(torch.nn.Module):
+    """Inception-v3 pool features (2048) of images in [0, 1], from a local weights file
+    (the `pt_inception-2015-12-05` file that torch-fidelity downloads elsewhere)."""
+
+    def __init__(self, weights_path: str):
+        super().__init__()
+        from pathlib import Path
+
+        from cgpgan.errors import RunError
+
+        if not Path(weights_path).is_file():
+            raise RunError(f"Inception weights not found: {weights_path} (FID needs a local copy; none can be downloaded here)")
+        try:
+            from torchmetrics.image.fid import NoTrainInceptionV3
+        except ImportError:
+            raise RunError("FID with Inception needs torchmetrics") from None
+        try:
+            self.model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights_path))
+        except ModuleNotFoundError:
+            raise RunError("FID with Inception needs torch-fidelity: pip install torch-fidelity") from None
+        self.num_features = 2048
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:
+            images = images.repeat(1, 3, 1, 1)
+        return self.model((images * 255).round().to(torch.uint8)).flatten(1)
 
 
 def _manifold_coverage(reference: np.ndarray, queries: np.ndarray, neighbours: int) -> float:

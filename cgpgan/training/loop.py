@@ -51,15 +51,17 @@ def train(config: Config, out: str | Path, overwrite: bool = False, progress: bo
                 optimizers[phase].step()
             method.update_generator_ema(config.train.generator_ema_decay)
 
-            if (step + 1) % config.train.log_every == 0 or step + 1 == config.train.steps:
-                row = {"step": step + 1, **stats.collect()}
-                if config.train.eval_every and (step + 1) % config.train.eval_every == 0 and step + 1 < config.train.steps:
-                    row.update(_evaluate_now(run, step + 1))
+            done = step + 1
+            evaluate_now = config.train.eval_every and done % config.train.eval_every == 0 and done < config.train.steps
+            if done % config.train.log_every == 0 or done == config.train.steps or evaluate_now:
+                row = {"step": done, **stats.collect()}
+                if evaluate_now:
+                    row.update(_evaluate_now(run, done))
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 if writer is not None:
                     for name, value in row.items():
-                        writer.add_scalar(name, value, step + 1)
+                        writer.add_scalar(name, value, done)
                 bar.set_postfix(_progress_fields(row), refresh=False)
     bar.close()
     if writer is not None:
@@ -79,6 +81,8 @@ def _evaluate_now(run: Run, step: int) -> dict:
     run.method.eval()
     run.info["step"] = step
     metrics = run.evaluate(write=False, draw=False, baselines=False)
+    if len(run.info["sample_shape"]) == 3:  # a picture of the samples so far
+        run.draw_grid(run.directory / "plots" / "progress" / f"samples_{step:07d}.png")
     run.method.train()
     return {f"eval/{name}": value for name, value in metrics.items() if isinstance(value, (int, float)) and name != "step"}
 

@@ -42,3 +42,34 @@ def test_baselines_separate_well_separated_blobs():
     scores = baseline_scores(images, labels, components=5)
     assert set(scores) == {"kmeans_pixels", "gmm_pixels", "kmeans_pca5", "gmm_pca5"}
     assert all(result["accuracy"] == 1.0 for result in scores.values())
+
+
+def small_extractor():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+
+
+def test_image_quality_with_a_small_extractor():
+    import torch
+
+    from cgpgan.metrics.images import image_quality
+
+    generator = torch.Generator().manual_seed(0)
+    real = torch.rand(300, 1, 8, 8, generator=generator) * 2 - 1
+    same = torch.rand(300, 1, 8, 8, generator=generator) * 2 - 1
+    different = torch.rand(300, 1, 8, 8, generator=generator) * 0.5 - 1  # dark images only
+    close = image_quality(real, same, small_extractor())
+    far = image_quality(real, different, small_extractor())
+    assert close["fid"] < far["fid"] and close["kid"] < far["kid"]
+    assert close["precision"] > 0.8 and close["recall"] > 0.8
+    assert far["precision"] < 0.2 and far["recall"] < 0.2
+
+
+def test_missing_inception_weights_are_reported(tmp_path):
+    from cgpgan.errors import RunError
+    from cgpgan.metrics.images import InceptionFeatures
+
+    with pytest.raises(RunError, match="Inception weights not found"):
+        InceptionFeatures(str(tmp_path / "missing.pth"))
