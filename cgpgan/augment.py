@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 
-def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image [B, C, H, W] by whole pixels, up to `max_shift` in each
-    direction; uncovered pixels repeat the border. Other tensors are returned as they are."""
-    if images.dim() != 4 or max_shift <= 0:
+def random_affine(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2, max_rotation: float = 0.0, max_scale: float = 0.0) -> torch.Tensor:
+    """Move each image [B, C, H, W] by up to `max_shift` whole pixels in each direction,
+    rotate it by up to `max_rotation` degrees and scale it by a factor in
+    [1 - max_scale, 1 + max_scale]; uncovered pixels repeat the border. Pure shifts are
+    exact (nearest sampling). Other tensors (e.g. 2-D points) are returned as they are."""
+    if images.dim() != 4 or (max_shift <= 0 and max_rotation <= 0 and max_scale <= 0):
         return images
     batch, _, height, width = images.shape
-    shifts = torch.randint(-max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device).to(images.device)
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        values = torch.rand(batch, generator=generator, device=generator.device)
+        return (low + (high - low) * values).to(images.device, images.dtype)
+
+    shifts = torch.randint(-max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device).to(images.device, images.dtype)
+    angle = uniform(-max_rotation, max_rotation) * math.pi / 180
+    scale = uniform(1 - max_scale, 1 + max_scale)
     theta = torch.zeros(batch, 2, 3, device=images.device, dtype=images.dtype)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1
-    theta[:, 0, 2] = 2 * shifts[:, 0].to(images.dtype) / width
-    theta[:, 1, 2] = 2 * shifts[:, 1].to(images.dtype) / height
+    theta[:, 0, 0] = torch.cos(angle) / scale
+    theta[:, 0, 1] = -torch.sin(angle) / scale
+    theta[:, 1, 0] = torch.sin(angle) / scale
+    theta[:, 1, 1] = torch.cos(angle) / scale
+    theta[:, 0, 2] = 2 * shifts[:, 0] / width
+    theta[:, 1, 2] = 2 * shifts[:, 1] / height
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="nearest", padding_mode="border", align_corners=False)
+    mode = "nearest" if max_rotation <= 0 and max_scale <= 0 else "bilinear"
+    return F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=False)

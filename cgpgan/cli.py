@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model from a preset or YAML config")
-    train.add_argument("config", help="a built-in preset name (see `cgpgan presets`) or a YAML file")
+    train.add_argument("config", nargs="?", help="a built-in preset name (see `cgpgan presets`) or a YAML file")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint (no CONFIG needed)")
     train.add_argument("--out", help="run directory (default: runs/NAME-seedN-TIME)")
     train.add_argument("--seed", type=int, help="random seed (overrides the config's `seed`)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. method.num_categories=8 (repeatable)")
@@ -73,12 +74,24 @@ def _train(args) -> int:
     from cgpgan.config import load_config
     from cgpgan.training.loop import default_run_directory, train
 
-    overrides = list(args.overrides)
-    if args.seed is not None:
-        overrides.append(f"seed={args.seed}")
-    config = load_config(args.config, overrides)
-    out = Path(args.out) if args.out else default_run_directory(Path(args.config).stem, config.seed)
-    run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
+    if args.resume:
+        if args.config or args.overrides or args.seed is not None or args.overwrite:
+            raise RunError("train --resume RUN_DIR: takes no CONFIG, --set, --seed or --overwrite (the run's own config is used)")
+        if args.out and Path(args.out) != Path(args.resume):
+            raise RunError("train --resume RUN_DIR: --out must be RUN_DIR or left out")
+        run = train(None, args.resume, resume=True, progress=not args.quiet)
+    else:
+        if not args.config:
+            raise RunError("train: give a CONFIG (preset or YAML file), or --resume RUN_DIR")
+        overrides = list(args.overrides)
+        if args.seed is not None:
+            overrides.append(f"seed={args.seed}")
+        config = load_config(args.config, overrides)
+        out = Path(args.out) if args.out else default_run_directory(Path(args.config).stem, config.seed)
+        run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
+    if not run.metrics:
+        print(f"stopped after step {run.info['step']}; continue with: cgpgan train --resume {run.directory}")
+        return 0
     _print_metrics(run.metrics)
     print(f"run directory: {run.directory}")
     return 0

@@ -140,6 +140,8 @@ class MethodConfig:
     fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
     real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on shifted copies of real images
     augment_shift: int = 2  # largest shift in pixels of those copies
+    augment_rotation: float = 0.0  # largest rotation in degrees of those copies
+    augment_scale: float = 0.0  # largest relative change of scale of those copies
 
     def validate(self) -> None:
         _check_choice("method.name", self.name, ("cgpgan", "vcagan", "infogan", "vanilla"))
@@ -150,6 +152,9 @@ class MethodConfig:
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
         _check_non_negative("method.augment_shift", self.augment_shift)
+        _check_non_negative("method.augment_rotation", self.augment_rotation)
+        if not 0.0 <= self.augment_scale < 1.0:
+            raise ConfigError(f"method.augment_scale: must be in [0, 1), got {self.augment_scale}")
         for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp", "real_consistency_weight"):
             _check_non_negative(f"method.{key}", getattr(self, key))
         if not 0.0 <= self.prior_decay < 1.0:
@@ -183,6 +188,13 @@ class TrainConfig:
     eval_baselines: bool = True  # image data with labels: also score k-means / GMM baselines
     eval_every: int = 0  # also evaluate (without plots) every N steps into metrics.jsonl; 0: only at the end
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    checkpoint_every: int = 1000  # steps between checkpoints (and at the end)
+    keep_checkpoints: int = 3  # the newest N are kept, plus the best by best_metric
+    best_metric: str = ""  # e.g. eval/accuracy (needs eval_every); "" keeps no best
+    best_mode: str = "max"  # max | min
+    stop_after: int = 0  # stop cleanly after this step, as an interruption would; 0: run to the end
+    divergence_retries: int = 0  # on a NaN/inf loss or weight: roll back this many times
+    divergence_lr_factor: float = 0.5  # learning rates are multiplied by this at each roll-back
 
     def validate(self) -> None:
         _check_positive("train.steps", self.steps)
@@ -199,6 +211,13 @@ class TrainConfig:
         _check_positive("train.log_every", self.log_every)
         _check_positive("train.eval_samples", self.eval_samples)
         _check_non_negative("train.eval_every", self.eval_every)
+        _check_positive("train.checkpoint_every", self.checkpoint_every)
+        _check_positive("train.keep_checkpoints", self.keep_checkpoints)
+        _check_choice("train.best_mode", self.best_mode, ("max", "min"))
+        _check_non_negative("train.stop_after", self.stop_after)
+        _check_non_negative("train.divergence_retries", self.divergence_retries)
+        if not 0.0 < self.divergence_lr_factor <= 1.0:
+            raise ConfigError(f"train.divergence_lr_factor: must be in (0, 1], got {self.divergence_lr_factor}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"train.device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
@@ -389,4 +408,6 @@ def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def save_config(config: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    from cgpgan.storage import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

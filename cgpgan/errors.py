@@ -15,3 +15,7 @@ class DataError(CgpganError):
 
 class RunError(CgpganError):
     """A run directory is missing, incomplete or would be overwritten."""
+
+
+class TrainingDiverged(CgpganError):
+    """A loss or a weight became NaN or infinite."""

@@ -63,12 +63,7 @@ class Run:
             if not (directory / needed).is_file():
                 raise RunError(f"{directory}: not a complete run directory ({needed} is missing)")
         config = load_config(directory / "config.yaml")
-        try:
-            info = json.loads((directory / "run.json").read_text())
-        except json.JSONDecodeError:
-            raise RunError(f"{directory / 'run.json'}: not valid JSON") from None
-        if info.get("format_version") != FORMAT_VERSION:
-            raise RunError(f"{directory}: unsupported run format {info.get('format_version')!r}")
+        info = _read_info(directory)
         method = build_method(config, tuple(info["sample_shape"]), resolve_device(device))
         try:
             state = load_tensors(directory / WEIGHTS)
@@ -251,11 +246,13 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
         raise RunError(f"{directory}: exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
         if not overwrite:
-            raise RunError(f"{directory}: run directory exists; pass --overwrite to replace it")
+            raise RunError(f"{directory}: run directory exists; pass --resume to continue it or --overwrite to replace it")
         for old in ("metrics.jsonl", "metrics.json", "run.json", str(WEIGHTS)):
             (directory / old).unlink(missing_ok=True)
-        for old in (directory / "tensorboard").glob("*"):
-            old.unlink()
+        for folder in ("tensorboard", "checkpoints", "plots/progress"):
+            for old in (directory / folder).glob("*"):
+                if old.is_file():
+                    old.unlink()
     directory.mkdir(parents=True, exist_ok=True)
 
 
@@ -268,7 +265,31 @@ def read_history(directory: Path) -> list[dict]:
 
 def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], overwrite: bool) -> Run:
     prepare_directory(directory, overwrite)
-    save_config(config, directory / "config.yaml")
     method = build_method(config, sample_shape, resolve_device(config.train.device))
+    save_config(config, directory / "config.yaml")
     info = {"format_version": FORMAT_VERSION, "sample_shape": list(sample_shape), "method": config.method.name, "step": 0, "train_seconds": 0.0}
+    write_json(directory / "run.json", info)
     return Run(directory, config, method, info)
+
+
+def open_run(directory: Path) -> Run:
+    """A run directory to resume: its config and a freshly built method (the training
+    state comes from its checkpoints)."""
+    directory = Path(directory)
+    for needed in ("config.yaml", "run.json"):
+        if not (directory / needed).is_file():
+            raise RunError(f"{directory}: not a run directory ({needed} is missing)")
+    config = load_config(directory / "config.yaml")
+    info = _read_info(directory)
+    method = build_method(config, tuple(info["sample_shape"]), resolve_device(config.train.device))
+    return Run(directory, config, method, info)
+
+
+def _read_info(directory: Path) -> dict:
+    try:
+        info = json.loads((directory / "run.json").read_text())
+    except json.JSONDecodeError:
+        raise RunError(f"{directory / 'run.json'}: not valid JSON") from None
+    if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
+        raise RunError(f"{directory}: unsupported run format {info.get('format_version') if isinstance(info, dict) else info!r}")
+    return info

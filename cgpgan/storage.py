@@ -1,23 +1,36 @@
-"""Writing files so that a crash never leaves a half-written one behind."""
+"""Writing files so that a crash or a full disk never leaves a half-written one behind:
+everything goes to a temporary file beside the target, is flushed to disk, then renamed
+over it. On failure the temporary file is removed and the old target is untouched."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from cgpgan.errors import RunError
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        reason = error.strerror or error.__class__.__name__
+        raise RunError(f"{path}: could not be written ({reason}); the previous version is unchanged") from None
+
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, flush to disk, then rename over it."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    _atomic(path, lambda temporary: temporary.write_text(text))
 
 
 def write_json(path: Path, values) -> None:
@@ -25,13 +38,11 @@ def write_json(path: Path, values) -> None:
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    """safetensors file written atomically."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    save_file({name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}, str(temporary))
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """A safetensors file, written atomically."""
+    tensors = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
+    _atomic(path, lambda temporary: save_file(tensors, str(temporary)))
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file (no code can run: safetensors holds only data)."""
     return load_file(str(path))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from cgpgan import losses
-from cgpgan.augment import random_translate
+from cgpgan.augment import random_affine
 from cgpgan.methods.base import Method
 from cgpgan.training import stats
 
@@ -58,9 +58,9 @@ class CGPGAN(Method):
         stats.report("penalty/classifier", gradient_penalty)
         stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
         classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
-        if config.real_consistency_weight > 0:  # option: Q keeps c_r on shifted real images
-            shifted = random_translate(real.detach(), config.augment_shift, self.latent_generator)
-            consistency = losses.classification_loss(self.classifier(shifted), real_category)
+        if config.real_consistency_weight > 0:  # option: Q keeps c_r on moved real images
+            moved = random_affine(real.detach(), self.latent_generator, config.augment_shift, config.augment_rotation, config.augment_scale)
+            consistency = losses.classification_loss(self.classifier(moved), real_category)
             stats.report("loss/real_consistency", consistency)
             classifier_loss = classifier_loss + config.real_consistency_weight * consistency
         yield "classifier", classifier_loss

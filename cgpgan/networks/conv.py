@@ -125,12 +125,18 @@ class ConvCritic(nn.Module):
         features = widths[BASE] * BASE * BASE
         self.heads = nn.ModuleList(
             nn.Sequential(
-                EqualizedLinear(features, 2 * math.prod(shape), equalized),
+                EqualizedLinear(features, self.head_width(config, shape), equalized),
                 nn.LeakyReLU(0.2),
-                EqualizedLinear(2 * math.prod(shape), math.prod(shape), equalized),
+                EqualizedLinear(self.head_width(config, shape), math.prod(shape), equalized),
             )
             for shape in self.head_shapes
         )
+
+    @staticmethod
+    def head_width(config: NetworkConfig, shape: tuple[int, int]) -> int:
+        """The reference's 2 * L * K units, but at least `network.hidden_dim`: with L = 1
+        and few categories 2 * K units are too narrow a bottleneck for D."""
+        return max(2 * math.prod(shape), config.hidden_dim)
 
     def forward(self, x: torch.Tensor):
         features = self.blocks(self.activation(self.input_layer(x))).flatten(1)

@@ -1,9 +1,15 @@
 """The generic training loop. It knows nothing about any particular method: it asks
-the method for `(phase, loss)` pairs and steps the optimiser of each phase."""
+the method for `(phase, loss)` pairs and steps the optimiser of each phase.
+
+All training state (weights, optimisers, prior, moving averages, random generators)
+is checkpointed every `train.checkpoint_every` steps, so `train(..., resume=True)`
+continues a stopped or crashed run exactly where its last checkpoint left it.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +19,9 @@ from tqdm import tqdm
 
 from cgpgan.config import Config, TrainConfig
 from cgpgan.data import build_dataset
-from cgpgan.run import Run, new_run
-from cgpgan.training import stats
+from cgpgan.errors import RunError, TrainingDiverged
+from cgpgan.run import Run, new_run, open_run
+from cgpgan.training import checkpoint, stats
 
 
 def make_optimizer(parameters, config: TrainConfig) -> torch.optim.Optimizer:
@@ -28,52 +35,193 @@ def default_run_directory(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-seed{seed}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def train(config: Config, out: str | Path, overwrite: bool = False, progress: bool = True, evaluate: bool = True) -> Run:
-    """Train `config` into the run directory `out`; returns the trained Run."""
-    start = time.perf_counter()
-    dataset = build_dataset(config.data, config.seed)
-    run = new_run(Path(out), config, dataset.sample_shape, overwrite)
-    method = run.method
-    optimizers = {phase: make_optimizer(module.parameters(), config.train) for phase, module in method.optimized_modules().items()}
-    data_generator = torch.Generator().manual_seed(config.seed + 1)
-    writer = _tensorboard(run.directory)
-    log_path = run.directory / "metrics.jsonl"
-    stats.collect()  # drop anything reported before this run
+class Trainer:
+    """One run's training state and the loop over it."""
 
-    method.train()
-    bar = tqdm(range(config.train.steps), desc=f"train {config.method.name}", disable=not progress, dynamic_ncols=True)
-    with open(log_path, "a") as log:
-        for step in bar:
-            real = dataset.batch(config.train.batch_size, data_generator).to(method.device)
-            for phase, loss in method.training_losses(real, step):
-                method.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizers[phase].step()
-            method.update_generator_ema(config.train.generator_ema_decay)
+    def __init__(self, run: Run, dataset):
+        self.run = run
+        self.config = run.config
+        self.dataset = dataset
+        self.method = run.method
+        self.optimizers = {phase: make_optimizer(module.parameters(), self.config.train) for phase, module in self.method.optimized_modules().items()}
+        self.generators = {"data": torch.Generator().manual_seed(self.config.seed + 1), "latent": self.method.latent_generator}
+        self.step = 0
+        self.train_seconds = 0.0
+        self.rollbacks = 0
+        self.best: dict = {}  # {"step", "value"} of the best checkpoint by train.best_metric
+        self.last_row: dict = {}
 
-            done = step + 1
-            evaluate_now = config.train.eval_every and done % config.train.eval_every == 0 and done < config.train.steps
-            if done % config.train.log_every == 0 or done == config.train.steps or evaluate_now:
-                row = {"step": done, **stats.collect()}
-                if evaluate_now:
-                    row.update(_evaluate_now(run, done))
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-                if writer is not None:
-                    for name, value in row.items():
-                        writer.add_scalar(name, value, done)
-                bar.set_postfix(_progress_fields(row), refresh=False)
-    bar.close()
-    if writer is not None:
-        writer.close()
+    # ------------------------------------------------------------ state
 
-    method.eval()
-    run.info["step"] = config.train.steps
-    run.info["train_seconds"] = round(time.perf_counter() - start, 2)
+    def save_checkpoint(self) -> None:
+        tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
+        tensors["rng.global"] = torch.get_rng_state()
+        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best)
+        keep = set()
+        metric = self.config.train.best_metric
+        value = self.last_row.get(metric)
+        if metric and value is not None and math.isfinite(value):
+            better = max if self.config.train.best_mode == "max" else min
+            if not self.best or better(value, self.best["value"]) == value:
+                self.best = {"step": self.step, "value": value, "metric": metric}
+            meta["best"] = self.best
+        if self.best:
+            keep.add(self.best["step"])
+        checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
+        checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
+
+    def restore_latest(self) -> bool:
+        """Load the newest good checkpoint; False when there is none."""
+        found = checkpoint.latest_checkpoint(self.run.directory)
+        if found is None:
+            return False
+        step, tensors, meta = found
+        checkpoint.restore_training_state(tensors, meta, self.method, self.optimizers, self.generators)
+        torch.set_rng_state(tensors["rng.global"])
+        self.step = step
+        self.train_seconds = float(meta.get("train_seconds", 0.0))
+        self.rollbacks = int(meta.get("rollbacks", 0))
+        self.best = meta.get("best") or {}
+        return True
+
+    # ------------------------------------------------------------ loop
+
+    def train(self, progress: bool = True) -> bool:
+        """Train up to `train.steps` (or `train.stop_after`); True when finished."""
+        config = self.config.train
+        stop = min(config.steps, config.stop_after) if config.stop_after else config.steps
+        _truncate_log(self.run.directory / "metrics.jsonl", self.step)
+        writer = _tensorboard(self.run.directory)
+        stats.collect()  # drop anything reported before
+        self.method.train()
+        bar = tqdm(total=stop, initial=self.step, desc=f"train {self.config.method.name}", disable=not progress, dynamic_ncols=True)
+        started = time.perf_counter()
+        log = open(self.run.directory / "metrics.jsonl", "a")
+        try:
+            while self.step < stop:
+                try:
+                    self._one_step()
+                except TrainingDiverged as diverged:
+                    log.close()
+                    self._roll_back(diverged)
+                    log = open(self.run.directory / "metrics.jsonl", "a")
+                    continue
+                self.step += 1
+                bar.update(1)
+                row = self._log(log, writer)
+                if row:
+                    bar.set_postfix(_progress_fields(row), refresh=False)
+                if self.step % config.checkpoint_every == 0 or self.step == stop:
+                    self.train_seconds += time.perf_counter() - started
+                    started = time.perf_counter()
+                    self.save_checkpoint()
+        finally:
+            log.close()
+            bar.close()
+            if writer is not None:
+                writer.close()
+        self.method.eval()
+        return self.step >= config.steps
+
+    def _one_step(self) -> None:
+        method, step = self.method, self.step
+        real = self.dataset.batch(self.config.train.batch_size, self.generators["data"]).to(method.device)
+        for phase, loss in method.training_losses(real, step):
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
+            method.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizers[phase].step()
+            if not _all_finite(self.optimizers[phase]):
+                raise TrainingDiverged(f"non-finite {phase} weights after step {step + 1}")
+        method.update_generator_ema(self.config.train.generator_ema_decay)
+
+    def _roll_back(self, diverged: TrainingDiverged) -> None:
+        config = self.config.train
+        last = checkpoint.checkpoint_steps(self.run.directory)
+        where = f"the last good checkpoint (step {last[-1]}) is intact" if last else "no checkpoint was written yet"
+        if self.rollbacks >= config.divergence_retries or not last:
+            raise TrainingDiverged(f"{diverged}; training stopped, {where}") from None
+        self.restore_latest()
+        self.rollbacks += 1
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] *= config.divergence_lr_factor
+        _truncate_log(self.run.directory / "metrics.jsonl", self.step)
+        stats.collect()
+        print(f"cgpgan: {diverged}; rolled back to step {self.step} with learning rates x{config.divergence_lr_factor} ({self.rollbacks}/{config.divergence_retries})")
+
+    def _log(self, log, writer) -> dict | None:
+        config, done = self.config.train, self.step
+        evaluate_now = config.eval_every and done % config.eval_every == 0 and done < config.steps
+        if not (done % config.log_every == 0 or done == config.steps or evaluate_now):
+            return None
+        row = {"step": done, **stats.collect()}
+        if evaluate_now:
+            row.update(_evaluate_now(self.run, done))
+        self.last_row = row
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        if writer is not None:
+            for name, value in row.items():
+                writer.add_scalar(name, value, done)
+        return row
+
+
+def train(config: Config | None, out: str | Path, overwrite: bool = False, progress: bool = True, evaluate: bool = True, resume: bool = False) -> Run:
+    """Train `config` into the run directory `out`; returns the Run.
+
+    With `resume`, `out` is an existing run directory: its config is used and training
+    continues from its last checkpoint. A run stopped by `train.stop_after` is returned
+    unevaluated (resume it to finish).
+    """
+    out = Path(out)
+    if resume:
+        run = open_run(out)
+        run.config.train.stop_after = 0  # an interruption happens once: resuming runs to the end
+        dataset = build_dataset(run.config.data, run.config.seed)
+    else:
+        if config is None:
+            raise RunError("train: give a config, or resume an existing run directory")
+        dataset = build_dataset(config.data, config.seed)  # bad data fails before the directory is touched
+        run = new_run(out, config, dataset.sample_shape, overwrite)
+    trainer = Trainer(run, dataset)
+    if resume:
+        checkpoint.remove_orphans(out)
+        trainer.restore_latest()
+        if trainer.step >= run.config.train.steps and (out / "metrics.json").is_file():
+            raise RunError(f"{out}: already trained to step {trainer.step} of {run.config.train.steps}; nothing to resume")
+    finished = trainer.train(progress)
+    run.info["step"] = trainer.step
+    run.info["train_seconds"] = round(trainer.train_seconds, 2)
+    if not finished:
+        return run
     run.save()
     if evaluate:
         run.metrics = run.evaluate()
     return run
+
+
+def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
+    return all(bool(torch.isfinite(p).all()) for group in optimizer.param_groups for p in group["params"])
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop logged rows after `step` (they belong to steps that will be redone)."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines()
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:  # a line cut short by a crash
+            continue
+    if len(kept) != len(lines):
+        from cgpgan.storage import atomic_write_text
+
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
 def _evaluate_now(run: Run, step: int) -> dict:

@@ -1,0 +1,241 @@
+"""Runs that survive: exact resume, checkpoints, crashes, malicious files, divergence,
+full disks."""
+
+import errno
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cgpgan import RunError, load_config, train
+from cgpgan.cli import main
+from cgpgan.errors import TrainingDiverged
+from cgpgan.storage import load_tensors
+from cgpgan.training import checkpoint
+from tests.conftest import tiny
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_tensors(directory / "checkpoints" / "model.safetensors")
+
+
+def assert_bitwise_equal(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+
+
+@pytest.mark.parametrize("method", ["cgpgan", "vcagan", "infogan", "vanilla"])
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(method, tmp_path):
+    overrides = ["train.steps=12", "train.checkpoint_every=4", "method.warmup_steps=3"]
+    train(tiny(method, *overrides), tmp_path / "whole", progress=False, evaluate=False)
+    stopped = train(tiny(method, *overrides, "train.stop_after=6"), tmp_path / "split", progress=False, evaluate=False)
+    assert stopped.info["step"] == 6 and not stopped.metrics
+    assert not (tmp_path / "split" / "checkpoints" / "model.safetensors").exists()
+    train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
+    assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+    # the log has each step once, as in the uninterrupted run
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 13))
+
+
+def test_resume_of_an_image_run_with_augmentation_is_exact(tmp_path):
+    overrides = ["data.name=digits", "network.channels=4", "network.max_channels=8", "network.latent_dim=4", "method.num_categories=4",
+                 "method.real_consistency_weight=1", "method.augment_rotation=10", "train.steps=6", "train.checkpoint_every=2",
+                 "train.batch_size=8", "method.warmup_steps=2", "train.eval_baselines=false"]
+    train(load_config(None, overrides), tmp_path / "whole", progress=False, evaluate=False)
+    train(load_config(None, [*overrides, "train.stop_after=3"]), tmp_path / "split", progress=False, evaluate=False)
+    train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
+    assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+
+
+def test_checkpoints_keep_the_last_n_and_the_best(tmp_path):
+    config = tiny("cgpgan", "train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.best_metric=loss/generator", "train.best_mode=min")
+    train(config, tmp_path / "run", progress=False, evaluate=False)
+    steps = checkpoint.checkpoint_steps(tmp_path / "run")
+    best = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())["best"]
+    assert steps[-2:] == [9, 10] and best["step"] in steps and len(steps) <= 3
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert best["value"] == min(row["loss/generator"] for row in rows)
+
+
+def test_finished_runs_and_non_runs_are_not_resumed(tmp_path, capsys):
+    train(tiny("cgpgan"), tmp_path / "done", progress=False)
+    assert main(["train", "--resume", str(tmp_path / "done")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["train", "gaussians2d", "--resume", str(tmp_path / "done")]) == 2
+    assert "takes no CONFIG" in capsys.readouterr().err
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    overrides = ["train.steps=8", "train.checkpoint_every=2", "train.stop_after=6"]
+    train(tiny("cgpgan", *overrides), tmp_path / "run", progress=False, evaluate=False)
+    newest = tmp_path / "run" / "checkpoints" / "step_000000006.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])  # torn write
+    found = checkpoint.latest_checkpoint(tmp_path / "run")
+    assert found is not None and found[0] == 4
+    run = train(None, tmp_path / "run", resume=True, progress=False, evaluate=False)
+    assert run.info["step"] == 8
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = Path("/tmp") / f"cgpgan-payload-ran-{os.getpid()}"
+
+
+def test_a_pickle_in_place_of_a_checkpoint_is_refused_and_never_runs(tmp_path, capsys):
+    MARKER.unlink(missing_ok=True)
+    run = train(tiny("cgpgan", "train.steps=4", "train.checkpoint_every=2"), tmp_path / "run", progress=False)
+    malicious = pickle.dumps({"weights": Payload()})
+    for target in ("checkpoints/model.safetensors", "checkpoints/step_000000004.safetensors"):
+        (run.directory / target).write_bytes(malicious)
+    assert main(["evaluate", str(run.directory)]) == 2
+    assert "cannot load weights" in capsys.readouterr().err
+    assert checkpoint.latest_checkpoint(run.directory)[0] == 2  # the replaced one fails its hash
+    with pytest.raises(RunError, match="does not match"):
+        checkpoint.load_checkpoint(run.directory, 4)
+    # even with a matching description, safetensors refuses the pickle
+    description = run.directory / "checkpoints" / "step_000000004.json"
+    meta = json.loads(description.read_text())
+    meta["sha256"] = checkpoint._sha256(run.directory / "checkpoints" / "step_000000004.safetensors")
+    description.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match="not a safetensors file"):
+        checkpoint.load_checkpoint(run.directory, 4)
+    assert not MARKER.exists()
+
+
+def test_yaml_configs_are_loaded_safely(tmp_path):
+    from cgpgan.errors import ConfigError
+
+    evil = tmp_path / "evil.yaml"
+    evil.write_text(f"seed: !!python/object/apply:os.system ['touch {MARKER}']\n")
+    with pytest.raises(ConfigError):
+        load_config(evil)
+    assert not MARKER.exists()
+
+
+def test_non_finite_loss_stops_with_its_name_and_step_and_keeps_the_checkpoint(tmp_path):
+    config = tiny("cgpgan", "train.steps=10", "train.checkpoint_every=3")
+    bad_step = 7
+    poisoned_once = {"count": 0}
+
+    def poisoned(method_class):
+        original = method_class.training_losses
+
+        def training_losses(self, real, step):
+            for phase, loss in original(self, real, step):
+                if phase == "classifier" and step + 1 == bad_step and poisoned_once["count"] < 1:
+                    poisoned_once["count"] += 1
+                    loss = loss * float("nan")
+                yield phase, loss
+
+        return training_losses
+
+    from cgpgan.methods.cgpgan import CGPGAN
+
+    original = CGPGAN.training_losses
+    CGPGAN.training_losses = poisoned(CGPGAN)
+    try:
+        with pytest.raises(TrainingDiverged, match=r"classifier loss is nan at step 7.*checkpoint \(step 6\) is intact"):
+            train(config, tmp_path / "run", progress=False)
+        assert checkpoint.latest_checkpoint(tmp_path / "run")[0] == 6
+        poisoned_once["count"] = 0
+        # with roll-backs allowed, it goes back to step 6 with a lower learning rate and finishes
+        rolled = train(tiny("cgpgan", "train.steps=10", "train.checkpoint_every=3", "train.divergence_retries=1"), tmp_path / "again", progress=False)
+    finally:
+        CGPGAN.training_losses = original
+    assert rolled.info["step"] == 10
+    meta = json.loads((tmp_path / "again" / "checkpoints" / "step_000000010.json").read_text())
+    assert meta["rollbacks"] == 1
+    assert meta["optimizers"]["classifier"][0]["lr"] == pytest.approx(tiny("cgpgan").train.learning_rate * 0.5)
+
+
+def test_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    from cgpgan import storage
+
+    config = tiny("cgpgan", "train.steps=6", "train.checkpoint_every=2")
+    calls = {"n": 0}
+    real_save = storage.save_file
+
+    def failing_save(tensors, path):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            with open(path, "wb") as handle:
+                handle.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(tensors, path)
+
+    monkeypatch.setattr(storage, "save_file", failing_save)
+    with pytest.raises(RunError, match="No space left on device.*previous version is unchanged"):
+        train(config, tmp_path / "run", progress=False)
+    folder = tmp_path / "run" / "checkpoints"
+    assert not list(folder.glob(".*.tmp"))
+    assert checkpoint.latest_checkpoint(tmp_path / "run")[0] == 2
+    monkeypatch.setattr(storage, "save_file", real_save)
+    assert train(None, tmp_path / "run", resume=True, progress=False).info["step"] == 6
+
+
+def test_kill_9_at_random_moments_always_resumes(tmp_path):
+    """Start a run, kill -9 it at a random moment (also during checkpoint writes, which
+    happen every step here), resume; repeat. The run always resumes and finishes."""
+    rng = random.Random(0)
+    directory = tmp_path / "run"
+    overrides = ["--set", "train.steps=400", "--set", "train.checkpoint_every=1", "--set", "network.hidden_dim=16", "--set", "train.batch_size=16", "--set", "train.eval_samples=500", "--set", "data.num_samples=2000"]
+    command = [sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(directory), "--quiet", *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    trials = 5
+    for trial in range(trials):
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not (directory / "run.json").is_file() and time.time() < deadline:  # the run directory exists
+            time.sleep(0.05)
+        time.sleep(rng.random() * 1.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # whatever the moment, the newest complete checkpoint (if any) loads and verifies
+        steps = checkpoint.checkpoint_steps(directory)
+        if steps:
+            assert checkpoint.latest_checkpoint(directory) is not None
+        command = [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"]
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads((directory / "metrics.json").read_text())["step"] == 400
+    steps = [json.loads(line)["step"] for line in (directory / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # no step logged twice
+
+
+def test_interrupted_evaluate_leaves_the_old_metrics(tmp_path, monkeypatch, capsys):
+    run = train(tiny("cgpgan"), tmp_path / "run", progress=False)
+    before = (run.directory / "metrics.json").read_text()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cgpgan.run.evaluate_points", interrupted)
+    assert main(["evaluate", str(run.directory)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert (run.directory / "metrics.json").read_text() == before
+    assert not list(run.directory.glob(".*.tmp"))
+
+
+def test_bad_data_never_touches_an_existing_run_directory(tmp_path, capsys):
+    run = train(tiny("cgpgan"), tmp_path / "run", progress=False)
+    files = {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}
+    code = main(["train", "digits", "--out", str(run.directory), "--overwrite", "--set", "data.name=npz", "--set", f"data.path={tmp_path / 'missing.npz'}"])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert files == {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}
