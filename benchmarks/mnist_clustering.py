@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--runs", default=None)
     parser.add_argument("--docs", default="docs/benchmarks")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="override for every run")
+    parser.add_argument("--notes", help="a markdown file of findings to put under the tables")
     args = parser.parse_args()
 
     configurations = {label: value for label, value in CONFIGURATIONS.items() if not args.only or label in args.only}
@@ -55,7 +56,8 @@ def main() -> None:
     docs.mkdir(parents=True, exist_ok=True)
     figure = docs / f"{args.name}.png"
     _figure(figure, jobs)
-    (docs / f"{args.name}.md").write_text(_page(table, baselines, figure.name, args))
+    notes = Path(args.notes).read_text() if args.notes else ""
+    (docs / f"{args.name}.md").write_text(_page(table, baselines, figure.name, args) + notes)
 
 
 def _baseline_table(metrics: dict) -> str:

@@ -102,6 +102,7 @@ class NetworkConfig:
     architecture: str = "auto"  # auto (mlp for points, dcgan for images) | mlp | dcgan | resnet
     channels: int = 32  # conv width at full resolution
     max_channels: int = 256
+    minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at 4x4
 
     latent_dim: int = 16  # d_z
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
@@ -138,6 +139,7 @@ class MethodConfig:
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
     fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
+    generator_cls_weight: float = 0.0  # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
     real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on shifted copies of real images
     augment_shift: int = 2  # largest shift in pixels of those copies
     augment_rotation: float = 0.0  # largest rotation in degrees of those copies
@@ -155,7 +157,7 @@ class MethodConfig:
         _check_non_negative("method.augment_rotation", self.augment_rotation)
         if not 0.0 <= self.augment_scale < 1.0:
             raise ConfigError(f"method.augment_scale: must be in [0, 1), got {self.augment_scale}")
-        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp", "real_consistency_weight"):
+        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp", "real_consistency_weight", "generator_cls_weight"):
             _check_non_negative(f"method.{key}", getattr(self, key))
         if not 0.0 <= self.prior_decay < 1.0:
             raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")

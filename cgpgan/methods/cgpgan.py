@@ -70,6 +70,8 @@ class CGPGAN(Method):
         fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
         generator_loss = losses.generator_loss(config.adversarial_loss, fake_score)
         stats.report("loss/generator", generator_loss)
+        if config.generator_cls_weight > 0:  # option, not in the paper: InfoGAN's term on G
+            generator_loss = generator_loss + config.generator_cls_weight * losses.classification_loss(self.classifier(fake), fake_category)
         yield "generator", generator_loss
 
         # 6. dynamic prior P <- decay * P + (1 - decay) * mean_batch(p)

@@ -103,6 +103,26 @@ class ConvGenerator(nn.Module):
         return self.output_layer(self.blocks(features))
 
 
+class MinibatchStd(nn.Module):
+    """Appends one feature map: the standard deviation of the features over groups of
+    `group` samples, averaged (ProGAN/StyleGAN). D can then see a lack of variety, which
+    counters mode collapse."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        group = min(self.group, batch)
+        while batch % group:
+            group -= 1
+        grouped = x.view(group, -1, channels, height, width)
+        deviation = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [batch / group]
+        feature = deviation.view(1, -1, 1, 1, 1).expand(group, -1, 1, height, width).reshape(batch, 1, height, width)
+        return torch.cat([x, feature], dim=1)
+
+
 class ConvCritic(nn.Module):
     """A convolutional trunk with one or more dense heads; each head returns logits of
     its `shape` ([B, L, K] for D or Q, [B, 1, 1] for an unconditional D)."""
@@ -119,7 +139,11 @@ class ConvCritic(nn.Module):
         while size > BASE:
             blocks.append(Block(widths[size], widths[size // 2], "down", residual, equalized))
             size //= 2
-        blocks.append(Block(widths[BASE], widths[BASE], "same", residual, equalized))
+        extra = 0
+        if config.minibatch_std:
+            blocks.append(MinibatchStd())
+            extra = 1
+        blocks.append(Block(widths[BASE] + extra, widths[BASE], "same", residual, equalized))
         self.blocks = nn.Sequential(*blocks)
         self.head_shapes = [tuple(shape) for shape in head_shapes]
         features = widths[BASE] * BASE * BASE
