@@ -191,8 +191,9 @@ def test_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, 
 
 
 def test_kill_9_at_random_moments_always_resumes(tmp_path):
-    """Start a run, kill -9 it at a random moment (also during checkpoint writes, which
-    happen every step here), resume; repeat. The run always resumes and finishes."""
+    """Start a run, kill -9 it at a random moment once it is training (checkpoints are
+    written every step, so kills also land inside writes), resume; repeat. The run always
+    resumes, finishes, and ends with the weights of an uninterrupted run."""
     rng = random.Random(0)
     directory = tmp_path / "run"
     overrides = ["--set", "train.steps=400", "--set", "train.checkpoint_every=1", "--set", "network.hidden_dim=16", "--set", "train.batch_size=16", "--set", "train.eval_samples=500", "--set", "data.num_samples=2000"]
@@ -200,11 +201,12 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trials = 5
     for trial in range(trials):
+        before = max(checkpoint.checkpoint_steps(directory), default=0)
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while not (directory / "run.json").is_file() and time.time() < deadline:  # the run directory exists
-            time.sleep(0.05)
-        time.sleep(rng.random() * 1.5)
+        deadline = time.time() + 120
+        while max(checkpoint.checkpoint_steps(directory), default=0) <= before and process.poll() is None and time.time() < deadline:
+            time.sleep(0.01)  # until it trains and writes checkpoints
+        time.sleep(rng.random() * 0.5)
         process.send_signal(signal.SIGKILL)
         process.wait()
         # whatever the moment, the newest complete checkpoint (if any) loads and verifies
@@ -217,6 +219,9 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     assert json.loads((directory / "metrics.json").read_text())["step"] == 400
     steps = [json.loads(line)["step"] for line in (directory / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # no step logged twice
+    whole = tmp_path / "whole"
+    subprocess.run([sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(whole), "--quiet", *overrides], cwd=ROOT, env=env, check=True, capture_output=True)
+    assert_bitwise_equal(weights(whole), weights(directory))
 
 
 def test_interrupted_evaluate_leaves_the_old_metrics(tmp_path, monkeypatch, capsys):
