@@ -141,7 +141,8 @@ class MethodConfig:
     fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
     generator_cls_weight: float = 0.0  # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
     real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on shifted copies of real images
-    augment_shift: int = 2  # largest shift in pixels of those copies
+    augment_fakes: bool = False  # CGPGAN: Q's loss and penalty on moved copies of the fakes
+    augment_shift: int = 2  # largest shift in pixels of moved copies
     augment_rotation: float = 0.0  # largest rotation in degrees of those copies
     augment_scale: float = 0.0  # largest relative change of scale of those copies
 

@@ -83,6 +83,6 @@ def test_every_method_trains_on_images(name, tmp_path):
     assert ("accuracy" in run.metrics) == (name != "vanilla")
 
 
-def test_real_consistency_option_trains(tmp_path):
-    config = load_config(None, [*SMALL, "train.steps=3", "method.warmup_steps=1", "method.real_consistency_weight=1"])
+def test_real_consistency_and_augmentation_options_train(tmp_path):
+    config = load_config(None, [*SMALL, "train.steps=3", "method.warmup_steps=1", "method.real_consistency_weight=1", "method.augment_fakes=true", "method.augment_rotation=10", "method.generator_cls_weight=1"])
     assert "accuracy" in train(config, tmp_path / "consistency", progress=False).metrics

@@ -21,6 +21,11 @@ class CGPGAN(Method):
         self.discriminator = networks.critic(labels, categories)  # D(x) -> [B, L, K]
         self.classifier = networks.critic(labels, categories)  # Q(x) -> [B, L, K]
 
+    def move(self, images):
+        """Randomly shifted / rotated / scaled copies (method.augment_*)."""
+        config = self.config
+        return random_affine(images, self.latent_generator, config.augment_shift, config.augment_rotation, config.augment_scale)
+
     def optimized_modules(self):
         return {"discriminator": self.discriminator, "classifier": self.classifier, "generator": self.generator}
 
@@ -50,7 +55,10 @@ class CGPGAN(Method):
         yield "discriminator", adversarial + penalty
 
         # 4. classifier: cross-entropy on fakes + classifier gradient penalty
-        fake = fake.detach().requires_grad_(True)
+        fake = fake.detach()
+        if config.augment_fakes:  # option: Q learns from moved copies of the fakes
+            fake = self.move(fake)
+        fake = fake.requires_grad_(True)
         logits = self.classifier(fake)
         classification = losses.classification_loss(logits, fake_category)
         gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
@@ -59,8 +67,7 @@ class CGPGAN(Method):
         stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
         classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
         if config.real_consistency_weight > 0:  # option: Q keeps c_r on moved real images
-            moved = random_affine(real.detach(), self.latent_generator, config.augment_shift, config.augment_rotation, config.augment_scale)
-            consistency = losses.classification_loss(self.classifier(moved), real_category)
+            consistency = losses.classification_loss(self.classifier(self.move(real.detach())), real_category)
             stats.report("loss/real_consistency", consistency)
             classifier_loss = classifier_loss + config.real_consistency_weight * consistency
         yield "classifier", classifier_loss
