@@ -65,6 +65,8 @@ def test_checkpoints_keep_the_last_n_and_the_best(tmp_path):
     steps = checkpoint.checkpoint_steps(tmp_path / "run")
     best = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())["best"]
     assert steps[-2:] == [9, 10] and best["step"] in steps and len(steps) <= 3
+    meta = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())
+    assert meta["config"] == config.to_dict() and meta["format_version"] == 1 and meta["step"] == 10
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert best["value"] == min(row["loss/generator"] for row in rows)
 

@@ -5,8 +5,8 @@ A checkpoint of step N is two files in `RUN_DIR/checkpoints/`:
     step_000000N.safetensors   every tensor: the method's weights and buffers (generator,
                                its moving average, discriminator, classifier, prior),
                                the optimisers' states and the random generators' states
-    step_000000N.json          format version, step, the optimisers' settings, the
-                               SHA-256 of the tensors file, and anything else (JSON)
+    step_000000N.json          format version, step, the config, the optimisers'
+                               settings, the SHA-256 of the tensors file (JSON)
 
 Both are written atomically (temporary file, flush, fsync, rename), the JSON last: a
 checkpoint counts only when its JSON exists and the tensors file matches its hash, so a

@@ -56,7 +56,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
-        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best)
+        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best, config=self.config.to_dict())
         keep = set()
         metric = self.config.train.best_metric
         value = self.last_row.get(metric)
