@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("run_dir")
     sample.add_argument("--category", default="all", help="category of the first label, or 'all' to draw from the prior")
     sample.add_argument("-n", type=int, default=1000, help="number of samples")
-    sample.add_argument("--out", required=True, help="output file: .csv (columns x..., category) or .npz")
+    sample.add_argument("--out", required=True, help="output file: .csv (columns x..., category; images flattened) or .npz (samples keep their shape)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
     sample.set_defaults(handler=_sample)
@@ -119,10 +119,10 @@ def _sample(args) -> int:
     run = Run.load(args.run_dir, device=args.device)
     category = None if args.category == "all" else _category(args.category)
     samples, categories = run.sample(args.n, category=category, seed=args.seed)
-    samples = samples.flatten(1).numpy()
-    if out.suffix == ".npz":
-        np.savez(out, samples=samples, categories=categories.numpy())
+    if out.suffix == ".npz":  # images keep their [N, C, H, W] shape
+        np.savez(out, samples=samples.numpy(), categories=categories.numpy())
     else:
+        samples = samples.flatten(1).numpy()
         columns = [f"x{i}" for i in range(samples.shape[1])] + [f"category{l}" for l in range(categories.shape[1])]
         table = np.concatenate([samples, categories.numpy()], axis=1)
         formats = ["%.6f"] * samples.shape[1] + ["%d"] * categories.shape[1]

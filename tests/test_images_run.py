@@ -86,3 +86,10 @@ def test_every_method_trains_on_images(name, tmp_path):
 def test_real_consistency_and_augmentation_options_train(tmp_path):
     config = load_config(None, [*SMALL, "train.steps=3", "method.warmup_steps=1", "method.real_consistency_weight=1", "method.augment_fakes=true", "method.augment_rotation=10", "method.generator_cls_weight=1"])
     assert "accuracy" in train(config, tmp_path / "consistency", progress=False).metrics
+
+
+def test_sample_command_keeps_image_shape_in_npz(digits_run, tmp_path):
+    out = tmp_path / "samples.npz"
+    assert main(["sample", str(digits_run.directory), "--category", "3", "-n", "6", "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        assert saved["samples"].shape == (6, 1, 8, 8) and saved["categories"].tolist() == [[3]] * 6
