@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-LIVE_THRESHOLD = 0.01
+from cgpgan.prior import LIVE_THRESHOLD  # noqa: E402
 
 
 def draw_samples_2d(axis, real: np.ndarray, samples: np.ndarray, categories: np.ndarray, prior: np.ndarray, title: str = "") -> None:

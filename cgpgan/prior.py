@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+LIVE_THRESHOLD = 0.01  # a category with at least this prior probability counts as live
+
 
 class CategoricalPrior(nn.Module):
     """L independent categorical labels with K categories each, initially uniform.
@@ -46,6 +48,6 @@ class CategoricalPrior(nn.Module):
         p = self.probabilities
         return -(p * p.clamp_min(1e-12).log()).sum(dim=1)
 
-    def live_categories(self, threshold: float = 0.01) -> torch.Tensor:
+    def live_categories(self, threshold: float = LIVE_THRESHOLD) -> torch.Tensor:
         """Number of categories with probability >= threshold for each label, [L]."""
         return (self.probabilities >= threshold).sum(dim=1)

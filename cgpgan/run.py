@@ -24,12 +24,12 @@ from cgpgan.data import build_dataset
 from cgpgan.errors import RunError
 from cgpgan.methods import Method, build_method
 from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points, image_quality
-from cgpgan.metrics.images import InceptionFeatures, generate_all
+from cgpgan.metrics.images import InceptionFeatures, classify_all, generate_all
 from cgpgan import plots
+from cgpgan.prior import LIVE_THRESHOLD
 from cgpgan.storage import atomic_write_text, load_tensors, save_tensors, write_json
 
 FORMAT_VERSION = 1
-LIVE_THRESHOLD = 0.01
 WEIGHTS = Path("checkpoints") / "model.safetensors"
 
 
@@ -58,20 +58,13 @@ class Run:
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> "Run":
         """Load a finished run; no data set is needed."""
-        directory = Path(directory)
-        for needed in ("config.yaml", "run.json", WEIGHTS):
-            if not (directory / needed).is_file():
-                raise RunError(f"{directory}: not a complete run directory ({needed} is missing)")
-        config = load_config(directory / "config.yaml")
-        info = _read_info(directory)
-        method = build_method(config, tuple(info["sample_shape"]), resolve_device(device))
+        run = open_run(directory, device, complete=True)
         try:
-            state = load_tensors(directory / WEIGHTS)
-            method.load_state_dict(state)
+            run.method.load_state_dict(load_tensors(run.directory / WEIGHTS))
         except Exception as error:  # safetensors raises several types for corrupt files
-            raise RunError(f"{directory / WEIGHTS}: cannot load weights ({error})") from None
-        method.eval()
-        return cls(directory, config, method, info)
+            raise RunError(f"{run.directory / WEIGHTS}: cannot load weights ({error})") from None
+        run.method.eval()
+        return run
 
     # ------------------------------------------------------------ API
 
@@ -112,7 +105,9 @@ class Run:
         """Category of each item of `x` (argmax Q(x)) and Q's confidence in it, both [N, L]."""
         if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
             raise RunError(f"data of shape {list(x.shape[1:])} does not fit this run, trained on {self.info['sample_shape']}")
-        probabilities = torch.cat([self.classify(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        probabilities = classify_all(self.method, x, batch_size)
+        if probabilities is None:
+            raise RunError(f"method {self.config.method.name!r} has no classifier")
         confidence, categories = probabilities.max(dim=2)
         return categories, confidence
 
@@ -166,13 +161,14 @@ class Run:
             columns.append(method.generate(latent, one_hot).cpu())
         return torch.stack(columns, dim=1), order
 
-    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None, inception: str | None = None) -> dict:
+    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None, inception: str | None = None, dataset=None) -> dict:
         """Compute the metrics (printed by the CLI), write metrics.json and the plots.
 
         With `inception` (a local Inception-v3 weights file), images also get FID, KID
-        and precision/recall."""
+        and precision/recall. `dataset` is the run's data set when already loaded."""
         config = self.config
-        dataset = build_dataset(config.data, config.seed)
+        if dataset is None:
+            dataset = build_dataset(config.data, config.seed)
         if dataset.kind == "images":
             metrics = evaluate_images(self.method, dataset, config.train.eval_samples, seed=config.seed)
             if baselines is None:
@@ -180,7 +176,7 @@ class Run:
             if baselines and dataset.labels is not None:
                 metrics["baselines"] = baseline_scores(dataset.images, dataset.labels.numpy(), seed=config.seed)
             if inception:
-                metrics.update(self.image_quality(InceptionFeatures(inception), seed=config.seed))
+                metrics.update(self.image_quality(InceptionFeatures(inception), seed=config.seed, dataset=dataset))
         else:
             metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
         metrics["step"] = self.info.get("step", 0)
@@ -191,11 +187,12 @@ class Run:
             self.draw(dataset, metrics)
         return metrics
 
-    def image_quality(self, extractor: torch.nn.Module, num_samples: int = 5000, seed: int = 0) -> dict:
+    def image_quality(self, extractor: torch.nn.Module, num_samples: int = 5000, seed: int = 0, dataset=None) -> dict:
         """FID, KID and precision/recall of `num_samples` generated images against as
         many real ones, in the feature space of `extractor` (any torch module mapping
-        images in [0, 1] to [B, F]); plus self-accuracy is in `evaluate`."""
-        dataset = build_dataset(self.config.data, self.config.seed)
+        images in [0, 1] to [B, F]); self-accuracy is in `evaluate`."""
+        if dataset is None:
+            dataset = build_dataset(self.config.data, self.config.seed)
         if dataset.kind != "images":
             raise RunError("image quality needs an image data set")
         generator = torch.Generator().manual_seed(seed)
@@ -272,16 +269,18 @@ def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], over
     return Run(directory, config, method, info)
 
 
-def open_run(directory: Path) -> Run:
-    """A run directory to resume: its config and a freshly built method (the training
-    state comes from its checkpoints)."""
+def open_run(directory: Path, device: str | None = None, complete: bool = False) -> Run:
+    """A run directory's config and a freshly built method, on `device` (default: the
+    config's); the weights come from its final file (Run.load, `complete`) or from its
+    checkpoints (resume)."""
     directory = Path(directory)
-    for needed in ("config.yaml", "run.json"):
-        if not (directory / needed).is_file():
-            raise RunError(f"{directory}: not a run directory ({needed} is missing)")
+    needed = ("config.yaml", "run.json", WEIGHTS) if complete else ("config.yaml", "run.json")
+    for name in needed:
+        if not (directory / name).is_file():
+            raise RunError(f"{directory}: not a {'complete ' if complete else ''}run directory ({name} is missing)")
     config = load_config(directory / "config.yaml")
     info = _read_info(directory)
-    method = build_method(config, tuple(info["sample_shape"]), resolve_device(config.train.device))
+    method = build_method(config, tuple(info["sample_shape"]), resolve_device(device or config.train.device))
     return Run(directory, config, method, info)
 
 

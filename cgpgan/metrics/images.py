@@ -26,8 +26,6 @@ from sklearn.neighbors import NearestNeighbors
 
 from cgpgan.metrics.clustering import clustering_scores, contingency
 
-LIVE_THRESHOLD = 0.01
-
 
 @torch.no_grad()
 def classify_all(method, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor | None:
@@ -73,7 +71,7 @@ def evaluate_images(method, dataset, num_samples: int, seed: int = 0) -> dict:
     """Every metric that needs no external feature extractor."""
     prior = method.prior.probabilities.detach().cpu().double()
     metrics: dict = {
-        "live_categories": int((prior[0] >= LIVE_THRESHOLD).sum()),
+        "live_categories": int(method.prior.live_categories()[0]),
         "prior_entropy": float(-(prior[0] * prior[0].clamp_min(1e-12).log()).sum()),
         "prior": prior.tolist(),
     }

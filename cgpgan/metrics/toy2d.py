@@ -25,8 +25,8 @@ from __future__ import annotations
 import torch
 
 from cgpgan.metrics.clustering import clustering_scores
+from cgpgan.prior import LIVE_THRESHOLD
 
-LIVE_THRESHOLD = 0.01
 COVERED_FRACTION = 0.1
 
 

@@ -21,6 +21,7 @@ from cgpgan.config import Config, TrainConfig
 from cgpgan.data import build_dataset
 from cgpgan.errors import RunError, TrainingDiverged
 from cgpgan.run import Run, new_run, open_run
+from cgpgan.storage import atomic_write_text
 from cgpgan.training import checkpoint, stats
 
 
@@ -56,18 +57,15 @@ class Trainer:
     def save_checkpoint(self) -> None:
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
-        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best, config=self.config.to_dict())
-        keep = set()
         metric = self.config.train.best_metric
         value = self.last_row.get(metric)
         if metric and value is not None and math.isfinite(value):
             better = max if self.config.train.best_mode == "max" else min
             if not self.best or better(value, self.best["value"]) == value:
                 self.best = {"step": self.step, "value": value, "metric": metric}
-            meta["best"] = self.best
-        if self.best:
-            keep.add(self.best["step"])
+        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best, config=self.config.to_dict())
         checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
+        keep = {self.best["step"]} if self.best else set()
         checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
 
     def restore_latest(self) -> bool:
@@ -140,9 +138,8 @@ class Trainer:
         config = self.config.train
         last = checkpoint.checkpoint_steps(self.run.directory)
         where = f"the last good checkpoint (step {last[-1]}) is intact" if last else "no checkpoint was written yet"
-        if self.rollbacks >= config.divergence_retries or not last:
+        if self.rollbacks >= config.divergence_retries or not self.restore_latest():
             raise TrainingDiverged(f"{diverged}; training stopped, {where}") from None
-        self.restore_latest()
         self.rollbacks += 1
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
@@ -158,7 +155,7 @@ class Trainer:
             return None
         row = {"step": done, **stats.collect()}
         if evaluate_now:
-            row.update(_evaluate_now(self.run, done))
+            row.update(_evaluate_now(self.run, self.dataset, done))
         self.last_row = row
         log.write(json.dumps(row) + "\n")
         log.flush()
@@ -198,7 +195,7 @@ def train(config: Config | None, out: str | Path, overwrite: bool = False, progr
         return run
     run.save()
     if evaluate:
-        run.metrics = run.evaluate()
+        run.metrics = run.evaluate(dataset=dataset)
     return run
 
 
@@ -219,16 +216,14 @@ def _truncate_log(path: Path, step: int) -> None:
         except json.JSONDecodeError:  # a line cut short by a crash
             continue
     if len(kept) != len(lines):
-        from cgpgan.storage import atomic_write_text
-
         atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
-def _evaluate_now(run: Run, step: int) -> dict:
+def _evaluate_now(run: Run, dataset, step: int) -> dict:
     """Scalar metrics of the run as it is now, prefixed `eval/`."""
     run.method.eval()
     run.info["step"] = step
-    metrics = run.evaluate(write=False, draw=False, baselines=False)
+    metrics = run.evaluate(write=False, draw=False, baselines=False, dataset=dataset)
     if len(run.info["sample_shape"]) == 3:  # a picture of the samples so far
         run.draw_grid(run.directory / "plots" / "progress" / f"samples_{step:07d}.png")
     run.method.train()
