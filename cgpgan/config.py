@@ -43,7 +43,7 @@ class DataConfig:
     spiral_noise: float = 0.1
     path: str = ""  # file or folder for mnist_idx, cifar, image_folder, npz
     split: str = "train"  # train | test, for folders holding both
-    resolution: int = 0  # images are made square of this size; 0: native, padded to a power of two
+    resolution: int = 0  # images are made square of this size; 0: native, padded to the next supported size
     channels: int = 0  # 1 or 3 converts; 0 keeps the data's own
     resize: str = "pad"  # pad (centre, when smaller) | resize
     skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
@@ -83,14 +83,15 @@ class DataConfig:
             raise ConfigError(f"data.path: required for data.name={self.name}")
         _check_choice("data.split", self.split, ("train", "test"))
         if self.resolution != 0 and self.resolution not in RESOLUTIONS:
-            raise ConfigError(f"data.resolution: must be 0 or a power of two from 8 to 256, got {self.resolution}")
+            raise ConfigError(f"data.resolution: must be 0 or 4, 5, 6 or 7 times a power of two, from 8 to 256 (e.g. 16, 28, 32), got {self.resolution}")
         if self.channels not in (0, 1, 3):
             raise ConfigError(f"data.channels: must be 0, 1 or 3, got {self.channels}")
         _check_choice("data.resize", self.resize, ("pad", "resize"))
         _check_non_negative("data.max_images", self.max_images)
 
 
-RESOLUTIONS = (8, 16, 32, 64, 128, 256)
+# image sizes the networks take: halving them reaches a 4x4 to 7x7 feature map
+RESOLUTIONS = tuple(sorted(base * 2**n for base in (4, 5, 6, 7) for n in range(1, 7) if 8 <= base * 2**n <= 256))
 
 
 @dataclass
@@ -103,6 +104,9 @@ class NetworkConfig:
     channels: int = 32  # conv width at full resolution
     max_channels: int = 256
     minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at 4x4
+    generator_batch_norm: bool = False  # conv generators: batch normalisation after each convolution
+    tanh_output: bool = False  # conv generators: tanh on the output, so images lie in [-1, 1]
+    critic_batch_norm: bool = False  # conv critics (D, Q): batch normalisation after each convolution but the first
 
     latent_dim: int = 16  # d_z
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
@@ -139,8 +143,11 @@ class MethodConfig:
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
     fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
+    classifier_trunk: str = "own"  # CGPGAN's Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
     generator_cls_weight: float = 0.0  # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
-    real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on shifted copies of real images
+    real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on moved copies of real images
+    real_consistency_start: int = 0  # ... from this step on
+    real_consistency_threshold: float = 0.0  # ... for images whose largest Q probability exceeds this
     augment_fakes: bool = False  # CGPGAN: Q's loss and penalty on moved copies of the fakes
     augment_shift: int = 2  # largest shift in pixels of moved copies
     augment_rotation: float = 0.0  # largest rotation in degrees of those copies
@@ -154,6 +161,7 @@ class MethodConfig:
         _check_choice(
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
+        _check_choice("method.classifier_trunk", self.classifier_trunk, ("own", "discriminator"))
         _check_non_negative("method.augment_shift", self.augment_shift)
         _check_non_negative("method.augment_rotation", self.augment_rotation)
         if not 0.0 <= self.augment_scale < 1.0:
@@ -163,6 +171,9 @@ class MethodConfig:
         if not 0.0 <= self.prior_decay < 1.0:
             raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")
         _check_non_negative("method.warmup_steps", self.warmup_steps)
+        _check_non_negative("method.real_consistency_start", self.real_consistency_start)
+        if not 0.0 <= self.real_consistency_threshold < 1.0:
+            raise ConfigError(f"method.real_consistency_threshold: must be in [0, 1), got {self.real_consistency_threshold}")
         if self.fixed_prior is not None:
             if len(self.fixed_prior) != self.num_categories:
                 raise ConfigError(
@@ -183,6 +194,8 @@ class TrainConfig:
     batch_size: int = 128
     optimizer: str = "adam"  # adam | adamw
     learning_rate: float = 0.001
+    generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
+    classifier_learning_rate: float = 0.0  # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
     weight_decay: float = 0.0
     generator_ema_decay: float = 0.999  # moving average of generator weights
@@ -204,6 +217,8 @@ class TrainConfig:
         _check_positive("train.batch_size", self.batch_size)
         _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
         _check_positive("train.learning_rate", self.learning_rate)
+        _check_non_negative("train.generator_learning_rate", self.generator_learning_rate)
+        _check_non_negative("train.classifier_learning_rate", self.classifier_learning_rate)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas: must be two numbers in [0, 1), got {self.betas}")
         _check_non_negative("train.weight_decay", self.weight_decay)

@@ -1,6 +1,7 @@
 """End-to-end on images: a short digits run, its pictures, clustering, every method."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -86,6 +87,19 @@ def test_every_method_trains_on_images(name, tmp_path):
 def test_real_consistency_and_augmentation_options_train(tmp_path):
     config = load_config(None, [*SMALL, "train.steps=3", "method.warmup_steps=1", "method.real_consistency_weight=1", "method.augment_fakes=true", "method.augment_rotation=10", "method.generator_cls_weight=1"])
     assert "accuracy" in train(config, tmp_path / "consistency", progress=False).metrics
+
+
+def test_consistency_waits_for_its_start_and_threshold(tmp_path):
+    def consistency_losses(*overrides):
+        base = [*SMALL, "train.steps=4", "train.log_every=1", "method.warmup_steps=1", "method.real_consistency_weight=1"]
+        run = train(load_config(None, [*base, *overrides]), tmp_path / "_".join(overrides), progress=False, evaluate=False)
+        rows = [json.loads(line) for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
+        return [row.get("loss/real_consistency") for row in rows]
+
+    delayed = consistency_losses("method.real_consistency_start=3")
+    assert delayed[:3] == [None] * 3 and delayed[3] > 0  # steps count from 0
+    # no real image is that confident after a few steps: the masked loss is zero
+    assert consistency_losses("method.real_consistency_threshold=0.999") == [0.0] * 4
 
 
 def test_sample_command_keeps_image_shape_in_npz(digits_run, tmp_path):

@@ -59,6 +59,17 @@ def test_resume_of_an_image_run_with_augmentation_is_exact(tmp_path):
     assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
 
 
+def test_resume_with_batch_norm_and_a_generator_learning_rate_is_exact(tmp_path):
+    overrides = ["data.name=digits", "network.channels=4", "network.max_channels=8", "network.latent_dim=4", "method.num_categories=4",
+                 "network.generator_batch_norm=true", "network.critic_batch_norm=true", "network.tanh_output=true",
+                 "train.generator_learning_rate=0.003", "train.steps=6", "train.checkpoint_every=2",
+                 "train.batch_size=8", "method.warmup_steps=2", "train.eval_baselines=false"]
+    train(load_config(None, overrides), tmp_path / "whole", progress=False, evaluate=False)
+    train(load_config(None, [*overrides, "train.stop_after=3"]), tmp_path / "split", progress=False, evaluate=False)
+    train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
+    assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+
+
 def test_checkpoints_keep_the_last_n_and_the_best(tmp_path):
     config = tiny("cgpgan", "train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.best_metric=loss/generator", "train.best_mode=min")
     train(config, tmp_path / "run", progress=False, evaluate=False)

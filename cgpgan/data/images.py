@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cgpgan.config import DataConfig
+from cgpgan.config import RESOLUTIONS, DataConfig
 from cgpgan.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -79,7 +79,7 @@ def fit_images(pixels: torch.Tensor, config: DataConfig) -> torch.Tensor:
     elif config.channels == 3 and channels == 1:
         pixels = pixels.repeat(1, 3, 1, 1)
     height, width = pixels.shape[2:]
-    size = config.resolution or _next_power_of_two(max(height, width))
+    size = config.resolution or _next_supported_size(max(height, width))
     if (height, width) == (size, size):
         return pixels
     if config.resize == "pad" and height <= size and width <= size:
@@ -88,11 +88,8 @@ def fit_images(pixels: torch.Tensor, config: DataConfig) -> torch.Tensor:
     return F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
-def _next_power_of_two(n: int) -> int:
-    size = 8
-    while size < n:
-        size *= 2
-    return size
+def _next_supported_size(n: int) -> int:
+    return min((size for size in RESOLUTIONS if size >= n), default=RESOLUTIONS[-1])
 
 
 # ---------------------------------------------------------------- loaders

@@ -111,6 +111,8 @@ class Method(nn.Module):
         """theta_ema <- decay * theta_ema + (1 - decay) * theta."""
         for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
             averaged.lerp_(current, 1 - decay)
+        for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            averaged.copy_(current)  # batch-norm statistics, if any
 
     @torch.no_grad()
     def generate(self, latent: torch.Tensor, category: torch.Tensor, averaged: bool = True) -> torch.Tensor:

@@ -19,7 +19,24 @@ class CGPGAN(Method):
         super().__init__(config, networks)
         labels, categories = self.config.num_labels, self.config.num_categories
         self.discriminator = networks.critic(labels, categories)  # D(x) -> [B, L, K]
-        self.classifier = networks.critic(labels, categories)  # Q(x) -> [B, L, K]
+        if self.config.classifier_trunk == "own":  # Q(x) -> [B, L, K], a network of its own (ref)
+            self.classifier = networks.critic(labels, categories)
+        else:  # Q is a dense head reading D's trunk features; Q's losses do not train that trunk
+            self.classifier = networks.head(self.discriminator.feature_dim, (labels, categories))
+
+    def classifier_logits(self, x):
+        """Q(x), [B, L, K]."""
+        if self.config.classifier_trunk == "own":
+            return self.classifier(x)
+        return self.classifier(self.discriminator.features(x))
+
+    def discriminate(self, x, classify: bool):
+        """D(x) logits, and Q(x) logits if `classify` (else None); where Q reads D's trunk,
+        one trunk pass serves both."""
+        if self.config.classifier_trunk == "own":
+            return self.discriminator(x), self.classifier(x) if classify else None
+        features = self.discriminator.features(x)
+        return self.discriminator.from_features(features), self.classifier(features) if classify else None
 
     def move(self, images):
         """Randomly shifted / rotated / scaled copies (method.augment_*)."""
@@ -30,7 +47,7 @@ class CGPGAN(Method):
         return {"discriminator": self.discriminator, "classifier": self.classifier, "generator": self.generator}
 
     def classify(self, x):
-        return F.softmax(self.classifier(x), dim=2)
+        return F.softmax(self.classifier_logits(x), dim=2)
 
     def training_losses(self, real, step):
         config = self.config
@@ -40,12 +57,16 @@ class CGPGAN(Method):
         fake, fake_category = self.generate_fakes(batch_size)
 
         # 2. pseudo-labels c_r = argmax softmax(Q(x)), re-centred during the warm-up
+        real, fake = self.penalty_inputs(real, fake)
+        shared = config.classifier_trunk == "discriminator"
+        real_logits, real_classes = self.discriminate(real, classify=shared)
         with torch.no_grad():
-            real_probabilities, real_category = self.pseudo_labels(self.classify(real), step)
+            real_probabilities = F.softmax(real_classes, dim=2) if shared else self.classify(real)
+            real_confidence = real_probabilities.amax(dim=2, keepdim=True)  # [B, L, 1]
+            real_probabilities, real_category = self.pseudo_labels(real_probabilities, step)
 
         # 3. discriminator: class-conditional adversarial loss + gradient penalties
-        real, fake = self.penalty_inputs(real, fake)
-        real_score = losses.conditional_score(self.discriminator(real), real_category)
+        real_score = losses.conditional_score(real_logits, real_category)
         fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
@@ -59,26 +80,28 @@ class CGPGAN(Method):
         if config.augment_fakes:  # option: Q learns from moved copies of the fakes
             fake = self.move(fake)
         fake = fake.requires_grad_(True)
-        logits = self.classifier(fake)
+        logits = self.classifier_logits(fake)
         classification = losses.classification_loss(logits, fake_category)
         gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
         stats.report("loss/classification", classification)
         stats.report("penalty/classifier", gradient_penalty)
         stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
         classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
-        if config.real_consistency_weight > 0:  # option: Q keeps c_r on moved real images
-            consistency = losses.classification_loss(self.classifier(self.move(real.detach())), real_category)
+        if config.real_consistency_weight > 0 and step >= config.real_consistency_start:
+            # option: Q keeps c_r on moved copies of the real images it is confident about
+            confident = (real_confidence > config.real_consistency_threshold).float()
+            consistency = losses.classification_loss(self.classifier_logits(self.move(real.detach())), real_category * confident)
             stats.report("loss/real_consistency", consistency)
             classifier_loss = classifier_loss + config.real_consistency_weight * consistency
         yield "classifier", classifier_loss
 
         # 5. generator: adversarial loss only, fresh z' and c' ~ P(C)
         fake, fake_category = self.generate_fakes(batch_size)
-        fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
-        generator_loss = losses.generator_loss(config.adversarial_loss, fake_score)
+        fake_logits, fake_classes = self.discriminate(fake, classify=config.generator_cls_weight > 0)
+        generator_loss = losses.generator_loss(config.adversarial_loss, losses.conditional_score(fake_logits, fake_category))
         stats.report("loss/generator", generator_loss)
         if config.generator_cls_weight > 0:  # option, not in the paper: InfoGAN's term on G
-            generator_loss = generator_loss + config.generator_cls_weight * losses.classification_loss(self.classifier(fake), fake_category)
+            generator_loss = generator_loss + config.generator_cls_weight * losses.classification_loss(fake_classes, fake_category)
         yield "generator", generator_loss
 
         # 6. dynamic prior P <- decay * P + (1 - decay) * mean_batch(p)

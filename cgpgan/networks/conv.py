@@ -1,12 +1,15 @@
-"""Convolutional networks for square images of any power-of-two size from 8 to 256.
+"""Convolutional networks for square images from 8 to 256 pixels whose size halves down to
+a 4x4 to 7x7 feature map (16, 28, 32, 64, ...).
 
 Two block designs share one generator and one critic:
-- `dcgan`: one 3x3 convolution per resolution, plain 2x resampling; cheap on a CPU.
+- `dcgan`: the DCGAN / InfoGAN design, one 4x4 convolution of stride 2 per resolution
+  (transposed in the generator); cheap on a CPU.
 - `resnet`: the reference design (SPEC.md section 1): residual blocks of two 3x3
   convolutions with a 1x1 skip, blurred up/down-sampling.
-Both use equalised learning rates and leaky ReLU. The generator maps z to a 4x4 feature
-map and doubles it up to the image size; the critic halves the image down to 4x4 and
-ends in dense heads of `2 * outputs` then `outputs` units.
+Both use leaky ReLU and (optionally) equalised learning rates and batch normalisation.
+The generator maps z to the smallest feature map and doubles it up to the image size;
+the critic halves the image down to it and ends in dense heads of `2 * outputs` (at least
+`hidden_dim`) then `outputs` units.
 """
 
 from __future__ import annotations
@@ -16,10 +19,16 @@ import math
 import torch
 from torch import nn
 
-from cgpgan.config import NetworkConfig
-from cgpgan.networks.layers import Codebook, EqualizedConv2d, EqualizedLinear, Resample, centred_one_hot
+from cgpgan.config import RESOLUTIONS, NetworkConfig
+from cgpgan.networks.layers import Codebook, DenseHead, EqualizedConv2d, EqualizedLinear, Resample, centred_one_hot
 
-BASE = 4  # spatial size of the smallest feature map
+
+def base_size(resolution: int) -> int:
+    """Side of the smallest feature map: the resolution halved while it stays above 7."""
+    size = resolution
+    while size > 7 and size % 2 == 0:
+        size //= 2
+    return size
 
 
 def channel_widths(config: NetworkConfig, resolution: int) -> dict[int, int]:
@@ -27,32 +36,44 @@ def channel_widths(config: NetworkConfig, resolution: int) -> dict[int, int]:
     halving, capped at `max_channels`."""
     widths = {}
     size = resolution
-    while size >= BASE:
+    while size >= base_size(resolution):
         widths[size] = min(config.max_channels, config.channels * resolution // size)
         size //= 2
     return widths
 
 
+def _normalization(channels: int, batch_norm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+
 class Block(nn.Module):
     """One resolution step: `direction` is "up", "down" or "same"."""
 
-    def __init__(self, in_channels: int, out_channels: int, direction: str, residual: bool, equalized: bool):
+    def __init__(self, in_channels: int, out_channels: int, direction: str, residual: bool, equalized: bool, batch_norm: bool = False):
         super().__init__()
         self.residual = residual
-        self.resample = nn.Identity() if direction == "same" else Resample(direction, blur=residual)
-        self.up_first = direction == "up"
         self.activation = nn.LeakyReLU(0.2)
+        self.norm1 = _normalization(out_channels, batch_norm)
+        if not residual:  # DCGAN: a strided 4x4 convolution does the resampling
+            if direction == "same":
+                self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, equalized)
+            else:
+                self.conv1 = EqualizedConv2d(in_channels, out_channels, 4, equalized, stride=2, transposed=direction == "up")
+            return
+        self.resample = nn.Identity() if direction == "same" else Resample(direction, blur=True)
+        self.up_first = direction == "up"
         self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, equalized)
-        if residual:
-            self.conv2 = EqualizedConv2d(out_channels, out_channels, 3, equalized)
-            self.skip = EqualizedConv2d(in_channels, out_channels, 1, equalized)
+        self.conv2 = EqualizedConv2d(out_channels, out_channels, 3, equalized)
+        self.norm2 = _normalization(out_channels, batch_norm)
+        self.skip = EqualizedConv2d(in_channels, out_channels, 1, equalized)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.residual:
+            return self.activation(self.norm1(self.conv1(x)))
         if self.up_first:
             x = self.resample(x)
-        out = self.activation(self.conv1(x))
-        if self.residual:
-            out = (self.activation(self.conv2(out)) + self.skip(x)) / math.sqrt(2)
+        out = self.activation(self.norm1(self.conv1(x)))
+        out = (self.activation(self.norm2(self.conv2(out))) + self.skip(x)) / math.sqrt(2)
         return out if self.up_first else self.resample(out)
 
 
@@ -60,47 +81,53 @@ class ConvGenerator(nn.Module):
     """G(z, c) -> image [B, C, H, W].
 
     Plain conditioning concatenates the centred one-hot with z. Codebook conditioning
-    turns each label's codebook column into a 4x4 map of `width / L` channels and
-    concatenates the L maps with the 4x4 map computed from z (SPEC.md section 1).
+    turns each label's codebook column into a map of the smallest size with `width / L`
+    channels and concatenates the L maps with the one computed from z (SPEC.md section 1).
     """
 
     def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
         super().__init__()
         image_channels, resolution = sample_shape[0], sample_shape[-1]
         widths = channel_widths(config, resolution)
-        residual, equalized = config.architecture == "resnet", config.equalized_lr
+        residual, equalized, batch_norm = config.architecture == "resnet", config.equalized_lr, config.generator_batch_norm
         self.latent_dim = config.latent_dim
-        base_width = widths[BASE]
+        self.base = base_size(resolution)
+        base_width = widths[self.base]
         code_channels = 0
         if config.conditioning == "codebook":
             per_label = max(1, base_width // num_labels)
-            self.codebook: Codebook | None = Codebook(per_label * BASE * BASE, num_labels, num_categories)
+            self.codebook: Codebook | None = Codebook(per_label * self.base * self.base, num_labels, num_categories)
             code_channels = per_label * num_labels
             input_dim = config.latent_dim
         else:
             self.codebook = None
             input_dim = config.latent_dim + num_labels * num_categories
-        self.input_layer = EqualizedLinear(input_dim, base_width * BASE * BASE, equalized)
+        self.input_layer = EqualizedLinear(input_dim, base_width * self.base * self.base, equalized)
+        self.input_norm = nn.BatchNorm1d(base_width * self.base * self.base) if batch_norm else nn.Identity()
         self.activation = nn.LeakyReLU(0.2)
-        blocks = [Block(base_width + code_channels, base_width, "same", residual, equalized)]
-        size = BASE
+        blocks = []
+        in_width = base_width + code_channels
+        if residual:
+            blocks.append(Block(in_width, base_width, "same", residual, equalized, batch_norm))
+            in_width = base_width
+        size = self.base
         while size < resolution:
-            blocks.append(Block(widths[size], widths[size * 2], "up", residual, equalized))
+            blocks.append(Block(in_width, widths[size * 2], "up", residual, equalized, batch_norm))
             size *= 2
+            in_width = widths[size]
         self.blocks = nn.Sequential(*blocks)
         self.output_layer = EqualizedConv2d(widths[resolution], image_channels, 1, equalized)
+        self.output_activation = nn.Tanh() if config.tanh_output else nn.Identity()
         self.base_width = base_width
 
     def forward(self, latent: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
         batch = latent.shape[0]
-        if self.codebook is None:
-            inputs = torch.cat([latent, centred_one_hot(category)], dim=1)
-            features = self.activation(self.input_layer(inputs)).view(batch, self.base_width, BASE, BASE)
-        else:
-            features = self.activation(self.input_layer(latent)).view(batch, self.base_width, BASE, BASE)
-            codes = self.codebook(category).reshape(batch, -1, BASE, BASE)
+        inputs = latent if self.codebook is not None else torch.cat([latent, centred_one_hot(category)], dim=1)
+        features = self.activation(self.input_norm(self.input_layer(inputs))).view(batch, self.base_width, self.base, self.base)
+        if self.codebook is not None:
+            codes = self.codebook(category).reshape(batch, -1, self.base, self.base)
             features = torch.cat([features, codes], dim=1)
-        return self.output_layer(self.blocks(features))
+        return self.output_activation(self.output_layer(self.blocks(features)))
 
 
 class MinibatchStd(nn.Module):
@@ -131,40 +158,46 @@ class ConvCritic(nn.Module):
         super().__init__()
         image_channels, resolution = sample_shape[0], sample_shape[-1]
         widths = channel_widths(config, resolution)
-        residual, equalized = config.architecture == "resnet", config.equalized_lr
-        self.input_layer = EqualizedConv2d(image_channels, widths[resolution], 1, equalized)
-        self.activation = nn.LeakyReLU(0.2)
-        blocks = []
+        residual, equalized, batch_norm = config.architecture == "resnet", config.equalized_lr, config.critic_batch_norm
+        base = base_size(resolution)
+        blocks: list[nn.Module] = []
+        if residual:  # a 1x1 convolution lifts the image to `channels` feature maps
+            blocks += [EqualizedConv2d(image_channels, widths[resolution], 1, equalized), nn.LeakyReLU(0.2)]
+            in_width = widths[resolution]
+        else:  # DCGAN: the first strided convolution reads the image, without normalisation
+            in_width = image_channels
         size = resolution
-        while size > BASE:
-            blocks.append(Block(widths[size], widths[size // 2], "down", residual, equalized))
+        while size > base:
+            blocks.append(Block(in_width, widths[size // 2], "down", residual, equalized, batch_norm and in_width != image_channels))
             size //= 2
-        extra = 0
+            in_width = widths[size]
         if config.minibatch_std:
             blocks.append(MinibatchStd())
-            extra = 1
-        blocks.append(Block(widths[BASE] + extra, widths[BASE], "same", residual, equalized))
+        if residual or config.minibatch_std:
+            blocks.append(Block(in_width + int(config.minibatch_std), in_width, "same", residual, equalized, batch_norm))
         self.blocks = nn.Sequential(*blocks)
-        self.head_shapes = [tuple(shape) for shape in head_shapes]
-        features = widths[BASE] * BASE * BASE
+        self.feature_dim = widths[base] * base * base
         self.heads = nn.ModuleList(
-            nn.Sequential(
-                EqualizedLinear(features, self.head_width(config, shape), equalized),
-                nn.LeakyReLU(0.2),
-                EqualizedLinear(self.head_width(config, shape), math.prod(shape), equalized),
-            )
-            for shape in self.head_shapes
+            DenseHead(self.feature_dim, self.head_width(config, shape), shape, equalized, batch_norm) for shape in head_shapes
         )
 
     @staticmethod
-    def head_width(config: NetworkConfig, shape: tuple[int, int]) -> int:
+    def head_width(config: NetworkConfig, shape: tuple[int, ...]) -> int:
         """The reference's 2 * L * K units, but at least `network.hidden_dim`: with L = 1
         and few categories 2 * K units are too narrow a bottleneck for D."""
         return max(2 * math.prod(shape), config.hidden_dim)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's output, [B, feature_dim]."""
+        return self.blocks(x).flatten(1)
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The first head's logits for trunk `features`."""
+        return self.heads[0](features)
+
     def forward(self, x: torch.Tensor):
-        features = self.blocks(self.activation(self.input_layer(x))).flatten(1)
-        outputs = tuple(head(features).view(-1, *shape) for head, shape in zip(self.heads, self.head_shapes))
+        features = self.features(x)
+        outputs = tuple(head(features) for head in self.heads)
         return outputs[0] if len(outputs) == 1 else outputs
 
 
@@ -174,8 +207,8 @@ class ConvFactory:
 
     def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
         channels, height, width = sample_shape
-        if height != width or height not in (8, 16, 32, 64, 128, 256):
-            raise ValueError(f"images must be square with a power-of-two size from 8 to 256, got {height}x{width}")
+        if height != width or height not in RESOLUTIONS:
+            raise ValueError(f"images must be square, 8 to 256 pixels, 4 to 7 times a power of two (e.g. 16, 28, 32), got {height}x{width}")
         self.config = config
         self.sample_shape = tuple(sample_shape)
         self.num_labels = num_labels
@@ -189,3 +222,8 @@ class ConvFactory:
 
     def two_head(self, adversarial_shape: tuple[int, int]) -> ConvCritic:
         return ConvCritic(self.config, self.sample_shape, [adversarial_shape, (self.num_labels, self.num_categories)])
+
+    def head(self, in_features: int, shape: tuple[int, int]) -> DenseHead:
+        """A dense head on another network's features (e.g. Q on D's trunk)."""
+        config = self.config
+        return DenseHead(in_features, ConvCritic.head_width(config, shape), shape, config.equalized_lr, config.critic_batch_norm)

@@ -29,6 +29,23 @@ class EqualizedLinear(nn.Module):
         return nn.functional.linear(x, weight, self.bias)
 
 
+class DenseHead(nn.Module):
+    """Features [B, F] -> logits [B, *shape] through one hidden layer of `hidden` units."""
+
+    def __init__(self, in_features: int, hidden: int, shape: tuple[int, ...], equalized: bool = True, batch_norm: bool = False):
+        super().__init__()
+        self.shape = tuple(shape)
+        self.layers = nn.Sequential(
+            EqualizedLinear(in_features, hidden, equalized),
+            nn.BatchNorm1d(hidden) if batch_norm else nn.Identity(),
+            nn.LeakyReLU(0.2),
+            EqualizedLinear(hidden, math.prod(self.shape), equalized),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features).view(-1, *self.shape)
+
+
 def centred_one_hot(category: torch.Tensor) -> torch.Tensor:
     """Plain conditioning: one-hot [B, L, K] to (c - 1/K) * K / sqrt(K - 1), flattened.
 
@@ -54,20 +71,29 @@ class Codebook(nn.Module):
 
 
 class EqualizedConv2d(nn.Module):
-    """Convolution with an equalised learning rate (see EqualizedLinear), 'same' padding."""
+    """Convolution with an equalised learning rate (see EqualizedLinear).
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, equalized: bool = True):
+    With stride 1 the output keeps the input's size; with stride 2 (kernel 4) it halves
+    it, or doubles it when `transposed`.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, equalized: bool = True, stride: int = 1, transposed: bool = False):
         super().__init__()
         self.equalized = equalized
-        self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        initial = torch.randn(out_channels, in_channels, kernel_size, kernel_size)
+        self.stride, self.transposed = stride, transposed
+        fan_in = in_channels * kernel_size * kernel_size / (stride * stride if transposed else 1)
+        self.scale = 1.0 / math.sqrt(fan_in)
+        shape = (in_channels, out_channels) if transposed else (out_channels, in_channels)
+        initial = torch.randn(*shape, kernel_size, kernel_size)
         self.weight = nn.Parameter(initial if equalized else initial * self.scale)
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.padding = kernel_size // 2
+        self.padding = (kernel_size - stride) // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.scale if self.equalized else self.weight
-        return nn.functional.conv2d(x, weight, self.bias, padding=self.padding)
+        if self.transposed:
+            return nn.functional.conv_transpose2d(x, weight, self.bias, stride=self.stride, padding=self.padding)
+        return nn.functional.conv2d(x, weight, self.bias, stride=self.stride, padding=self.padding)
 
 
 class Resample(nn.Module):

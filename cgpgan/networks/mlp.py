@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from cgpgan.config import NetworkConfig
-from cgpgan.networks.layers import Codebook, EqualizedLinear, centred_one_hot
+from cgpgan.networks.layers import Codebook, DenseHead, EqualizedLinear, centred_one_hot
 
 
 def _stack(in_features: int, hidden: int, depth: int, equalized: bool) -> nn.Sequential:
@@ -63,9 +63,18 @@ class MLPNetwork(nn.Module):
         self.shape = (num_labels, num_categories)
         self.trunk = _stack(input_dim, config.hidden_dim, config.depth, config.equalized_lr)
         self.head = EqualizedLinear(config.hidden_dim, num_labels * num_categories, config.equalized_lr)
+        self.feature_dim = config.hidden_dim
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's output, [B, feature_dim]."""
+        return self.trunk(x.flatten(1))
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The head's logits [B, L, K] for trunk `features`."""
+        return self.head(features).view(-1, *self.shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x.flatten(1))).view(-1, *self.shape)
+        return self.from_features(self.features(x))
 
 
 class TwoHeadMLP(nn.Module):
@@ -111,3 +120,7 @@ class MLPFactory:
     def two_head(self, adversarial_shape: tuple[int, int]) -> TwoHeadMLP:
         """A shared trunk with an adversarial head and an [L, K] classifier head."""
         return TwoHeadMLP(self.config, self.input_dim, adversarial_shape, (self.num_labels, self.num_categories))
+
+    def head(self, in_features: int, shape: tuple[int, int]) -> DenseHead:
+        """A dense head on another network's features (e.g. Q on D's trunk)."""
+        return DenseHead(in_features, self.config.hidden_dim, shape, self.config.equalized_lr)

@@ -25,8 +25,11 @@ from cgpgan.storage import atomic_write_text
 from cgpgan.training import checkpoint, stats
 
 
-def make_optimizer(parameters, config: TrainConfig) -> torch.optim.Optimizer:
-    options = dict(lr=config.learning_rate, betas=tuple(config.betas), weight_decay=config.weight_decay)
+def make_optimizer(parameters, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
+    """The optimiser of one phase; the generator and classifier may have rates of their own."""
+    own_rate = {"generator": config.generator_learning_rate, "classifier": config.classifier_learning_rate}.get(phase, 0.0)
+    learning_rate = own_rate or config.learning_rate
+    options = dict(lr=learning_rate, betas=tuple(config.betas), weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(parameters, **options)
     return torch.optim.Adam(parameters, **options)
@@ -44,7 +47,7 @@ class Trainer:
         self.config = run.config
         self.dataset = dataset
         self.method = run.method
-        self.optimizers = {phase: make_optimizer(module.parameters(), self.config.train) for phase, module in self.method.optimized_modules().items()}
+        self.optimizers = {phase: make_optimizer(module.parameters(), self.config.train, phase) for phase, module in self.method.optimized_modules().items()}
         self.generators = {"data": torch.Generator().manual_seed(self.config.seed + 1), "latent": self.method.latent_generator}
         self.step = 0
         self.train_seconds = 0.0

@@ -37,12 +37,14 @@ def test_digits_are_built_in_scaled_and_labelled():
     assert dataset.images.min() == -1 and dataset.images.max() == 1
 
 
-def test_mnist5k_is_padded_to_32():
+def test_mnist5k_keeps_28_pixels_or_is_padded_to_32():
     dataset = build_dataset(data("mnist5k"), 0)
-    assert dataset.sample_shape == (1, 32, 32)
+    assert dataset.sample_shape == (1, 28, 28)
     assert len(dataset) == 5000 and dataset.num_classes == 10
+    padded = build_dataset(data("mnist5k", "data.resolution=32"), 0)
+    assert padded.sample_shape == (1, 32, 32)
     # the 2-pixel border added by padding is background (-1)
-    assert torch.all(dataset.images[:, :, :2] == -1)
+    assert torch.all(padded.images[:, :, :2] == -1)
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -52,11 +54,10 @@ def test_mnist_idx_folder_raw_and_gzipped(tmp_path, digits_array, compress):
     write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images, compress)
     write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels, compress)
     dataset = build_dataset(data("mnist_idx", f"data.path={tmp_path}"), 0)
-    assert dataset.sample_shape == (1, 32, 32)
+    assert dataset.sample_shape == (1, 28, 28)
     assert dataset.labels.tolist() == labels.tolist()
-    # pixel values survive: the padded centre equals the file's bytes scaled to [-1, 1]
-    centre = (dataset.images[:, 0, 2:30, 2:30] + 1) * 127.5
-    assert torch.allclose(centre, torch.from_numpy(images).float(), atol=1e-3)
+    # pixel values survive: the images equal the file's bytes scaled to [-1, 1]
+    assert torch.allclose((dataset.images[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3)
 
 
 def test_mnist_idx_resized(tmp_path, digits_array):
@@ -196,6 +197,8 @@ def test_npy_and_bad_arrays(tmp_path):
         build_dataset(data("npz", f"data.path={tmp_path / 'labels.npz'}"), 0)
 
 
-def test_resolution_must_be_a_power_of_two():
-    with pytest.raises(ConfigError, match="data.resolution"):
-        data("digits", "data.resolution=24")
+def test_resolution_must_halve_down_to_4_to_7_pixels():
+    for resolution in (18, 300, 4):
+        with pytest.raises(ConfigError, match="data.resolution"):
+            data("digits", f"data.resolution={resolution}")
+    assert data("digits", "data.resolution=28").resolution == 28

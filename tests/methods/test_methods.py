@@ -10,7 +10,7 @@ from tests.conftest import tiny
 
 
 def _one_step(method, config, step=0):
-    optimizers = {phase: make_optimizer(module.parameters(), config.train) for phase, module in method.optimized_modules().items()}
+    optimizers = {phase: make_optimizer(module.parameters(), config.train, phase) for phase, module in method.optimized_modules().items()}
     real = torch.randn(8, 2)
     phases = []
     for phase, loss in method.training_losses(real, step):
@@ -109,10 +109,29 @@ def test_same_seed_gives_the_same_step():
     torch.manual_seed(0)
     real = torch.randn(8, 2)
     for method in (first, second):
-        optimizers = {p: make_optimizer(m.parameters(), config.train) for p, m in method.optimized_modules().items()}
+        optimizers = {p: make_optimizer(m.parameters(), config.train, p) for p, m in method.optimized_modules().items()}
         for phase, loss in method.training_losses(real, 0):
             method.zero_grad(set_to_none=True)
             loss.backward()
             optimizers[phase].step()
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+
+@pytest.mark.parametrize("sample_shape", [(2,), (1, 8, 8)])
+def test_classifier_on_the_discriminator_trunk_leaves_the_trunk_to_d(sample_shape):
+    """method.classifier_trunk=discriminator: Q is a head on D's features, and the
+    classifier phase changes only that head."""
+    config = tiny("cgpgan", "method.classifier_trunk=discriminator", "method.generator_cls_weight=1", "network.channels=4", "network.max_channels=8")
+    method = build_method(config, sample_shape)
+    assert {id(p) for p in method.classifier.parameters()}.isdisjoint(id(p) for p in method.discriminator.parameters())
+    real = torch.rand(8, *sample_shape) * 2 - 1
+    for phase, loss in method.training_losses(real, step=0):
+        method.zero_grad(set_to_none=True)
+        loss.backward()
+        if phase == "classifier":
+            trunk = copy.deepcopy(method.discriminator.state_dict())
+            torch.optim.SGD(method.classifier.parameters(), lr=0.1).step()
+            assert all(torch.equal(trunk[k], v) for k, v in method.discriminator.state_dict().items())
+    assert method.classify(real).shape == (8, 1, 4)

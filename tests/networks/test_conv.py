@@ -11,7 +11,7 @@ def network_config(*overrides: str):
     return load_config(None, ["data.name=digits", "network.channels=4", "network.max_channels=16", "network.latent_dim=8", *overrides]).network
 
 
-@pytest.mark.parametrize("resolution", [8, 16, 32, 64, 128, 256])
+@pytest.mark.parametrize("resolution", [8, 16, 28, 32, 64, 128, 256])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_generator_and_critic_shapes_at_every_resolution(resolution, channels):
     factory = build_networks(network_config(), (channels, resolution, resolution), num_labels=2, num_categories=5)
@@ -52,5 +52,16 @@ def test_resnet_has_residual_blocks_and_blur():
 
 
 def test_non_square_or_odd_sizes_are_refused():
-    with pytest.raises(ValueError, match="power-of-two"):
-        build_networks(network_config(), (1, 24, 24), 1, 4)
+    with pytest.raises(ValueError, match="4 to 7 times a power of two"):
+        build_networks(network_config(), (1, 18, 18), 1, 4)
+
+
+def test_batch_norm_and_tanh_options():
+    config = network_config("network.generator_batch_norm=true", "network.critic_batch_norm=true", "network.tanh_output=true")
+    factory = build_networks(config, (1, 16, 16), num_labels=1, num_categories=3)
+    generator, critic = factory.generator(), factory.critic(1, 3)
+    for network in (generator, critic):
+        assert any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.modules())
+    category = torch.nn.functional.one_hot(torch.randint(3, (6, 1)), 3).float()
+    images = generator(torch.randn(6, 8) * 100, category)
+    assert images.abs().max() <= 1.0 and critic(images).shape == (6, 1, 3)
