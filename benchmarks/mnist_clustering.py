@@ -2,7 +2,7 @@
 
 Configurations: K = 10 with the `mnist5k` preset's settings, and K = 16 at
 lambda_cgp in {1, 5, 10} (the VCAGAN paper's sweep: fewer live categories and lower
-prior entropy as lambda grows). Writes a markdown table (mean ± std over seeds of live
+prior entropy as lambda grows) and 100. Writes a markdown table (mean ± std over seeds of live
 categories, prior entropy, both accuracies, NMI, ARI, self-accuracy, time), the k-means
 and Gaussian-mixture baselines on the same data, and a figure of sample grids:
 
@@ -27,8 +27,9 @@ from common import make_jobs, mean_std_table, run_all  # noqa: E402
 
 CONFIGURATIONS = {
     "K=10": ("mnist5k", []),
-    **{f"K=16, lambda={value:g}": ("mnist5k", ["method.num_categories=16", f"method.lambda_cgp={value}"]) for value in (1.0, 5.0, 10.0)},
+    **{f"K=16, lambda={value:g}": ("mnist5k", ["method.num_categories=16", f"method.lambda_cgp={value}"]) for value in (1.0, 5.0, 10.0, 100.0)},
 }
+SWEEP = [label for label in CONFIGURATIONS if label.startswith("K=16")]
 METRICS = ["live_categories", "prior_entropy", "accuracy", "accuracy_many_to_one", "nmi", "ari", "self_accuracy", "train_seconds"]
 BASELINES = ["kmeans_pixels", "gmm_pixels", "kmeans_pca50", "gmm_pca50"]
 
@@ -36,6 +37,8 @@ BASELINES = ["kmeans_pixels", "gmm_pixels", "kmeans_pca50", "gmm_pca50"]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--sweep-seeds", type=int, default=None, help="seeds of the K=16 lambda sweep (default: --seeds)")
+    parser.add_argument("--sweep-steps", type=int, default=0, help="training steps of the sweep's runs (default: the preset's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--name", default="mnist5k", help="names the runs folder and the docs page")
@@ -47,7 +50,12 @@ def main() -> None:
     args = parser.parse_args()
 
     configurations = {label: value for label, value in CONFIGURATIONS.items() if not args.only or label in args.only}
-    jobs = make_jobs(configurations, args.seeds, args.runs or f"runs/benchmark-{args.name}", args.extra, args.threads)
+    runs = args.runs or f"runs/benchmark-{args.name}"
+    main_runs = {label: value for label, value in configurations.items() if label not in SWEEP}
+    sweep_steps = [f"train.steps={args.sweep_steps}"] if args.sweep_steps else []
+    sweep = {label: (preset, overrides + sweep_steps) for label, (preset, overrides) in configurations.items() if label in SWEEP}
+    sweep_seeds = args.seeds if args.sweep_seeds is None else args.sweep_seeds
+    jobs = make_jobs(main_runs, args.seeds, runs, args.extra, args.threads) + make_jobs(sweep, sweep_seeds, runs, args.extra, args.threads)
     by_label = run_all(jobs, args.workers)
     table = mean_std_table(by_label, METRICS, integer_like=("live_categories",))
     baselines = _baseline_table(next(iter(by_label.values()))[0])
@@ -72,12 +80,14 @@ def _baseline_table(metrics: dict) -> str:
 
 def _page(table: str, baselines: str, figure: str, args) -> str:
     command = "benchmarks/mnist_clustering.py " + " ".join(
-        [f"--seeds {args.seeds}", f"--workers {args.workers}", f"--threads {args.threads}"] + [f"--set {item}" for item in args.extra] + [f"--only '{item}'" for item in args.only]
+        [f"--seeds {args.seeds}", f"--workers {args.workers}", f"--threads {args.threads}"]
+        + ([f"--sweep-seeds {args.sweep_seeds}"] if args.sweep_seeds is not None else [])
+        + ([f"--sweep-steps {args.sweep_steps}"] if args.sweep_steps else []) + [f"--set {item}" for item in args.extra] + [f"--only '{item}'" for item in args.only]
     )
     return f"""# Clustering MNIST digits without labels ({args.name})
 
 Produced by `.venv/bin/python {command}` on a 2-core CPU; mean ± standard deviation
-over {args.seeds} seeds. Every run uses the `mnist5k` preset (see
+over the seeds run ({args.seeds} for K = 10, {args.seeds if args.sweep_seeds is None else args.sweep_seeds} for the lambda sweep{f", {args.sweep_steps} steps" if args.sweep_steps else ""}). Every run uses the `mnist5k` preset (see
 `cgpgan/presets/mnist5k.yaml`) with the overrides in its label. Scores are those of
 argmax Q(x) on all real images against the true digits: `accuracy` matches categories to
 digits one-to-one (Hungarian), `accuracy_many_to_one` maps each category to its majority
