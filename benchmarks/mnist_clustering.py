@@ -48,14 +48,15 @@ def main() -> None:
     parser.add_argument("--set", dest="extra", action="append", default=[], help="override for every run")
     parser.add_argument("--notes", help="a markdown file of findings to put under the tables")
     args = parser.parse_args()
+    if args.sweep_seeds is None:
+        args.sweep_seeds = args.seeds
 
     configurations = {label: value for label, value in CONFIGURATIONS.items() if not args.only or label in args.only}
     runs = args.runs or f"runs/benchmark-{args.name}"
     main_runs = {label: value for label, value in configurations.items() if label not in SWEEP}
     sweep_steps = [f"train.steps={args.sweep_steps}"] if args.sweep_steps else []
     sweep = {label: (preset, overrides + sweep_steps) for label, (preset, overrides) in configurations.items() if label in SWEEP}
-    sweep_seeds = args.seeds if args.sweep_seeds is None else args.sweep_seeds
-    jobs = make_jobs(main_runs, args.seeds, runs, args.extra, args.threads) + make_jobs(sweep, sweep_seeds, runs, args.extra, args.threads)
+    jobs = make_jobs(main_runs, args.seeds, runs, args.extra, args.threads) + make_jobs(sweep, args.sweep_seeds, runs, args.extra, args.threads)
     by_label = run_all(jobs, args.workers)
     table = mean_std_table(by_label, METRICS, integer_like=("live_categories",))
     baselines = _baseline_table(next(iter(by_label.values()))[0])
@@ -81,13 +82,13 @@ def _baseline_table(metrics: dict) -> str:
 def _page(table: str, baselines: str, figure: str, args) -> str:
     command = "benchmarks/mnist_clustering.py " + " ".join(
         [f"--seeds {args.seeds}", f"--workers {args.workers}", f"--threads {args.threads}"]
-        + ([f"--sweep-seeds {args.sweep_seeds}"] if args.sweep_seeds is not None else [])
+        + [f"--sweep-seeds {args.sweep_seeds}"]
         + ([f"--sweep-steps {args.sweep_steps}"] if args.sweep_steps else []) + [f"--set {item}" for item in args.extra] + [f"--only '{item}'" for item in args.only]
     )
     return f"""# Clustering MNIST digits without labels ({args.name})
 
 Produced by `.venv/bin/python {command}` on a 2-core CPU; mean ± standard deviation
-over the seeds run ({args.seeds} for K = 10, {args.seeds if args.sweep_seeds is None else args.sweep_seeds} for the lambda sweep{f", {args.sweep_steps} steps" if args.sweep_steps else ""}). Every run uses the `mnist5k` preset (see
+over the seeds run ({args.seeds} for K = 10, {args.sweep_seeds} for the lambda sweep{f", {args.sweep_steps} steps" if args.sweep_steps else ""}). Every run uses the `mnist5k` preset (see
 `cgpgan/presets/mnist5k.yaml`) with the overrides in its label. Scores are those of
 argmax Q(x) on all real images against the true digits: `accuracy` matches categories to
 digits one-to-one (Hungarian), `accuracy_many_to_one` maps each category to its majority

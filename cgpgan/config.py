@@ -103,10 +103,10 @@ class NetworkConfig:
     architecture: str = "auto"  # auto (mlp for points, dcgan for images) | mlp | dcgan | resnet
     channels: int = 32  # conv width at full resolution
     max_channels: int = 256
-    minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at 4x4
+    minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at the smallest map
     generator_batch_norm: bool = False  # conv generators: batch normalisation after each convolution
     tanh_output: bool = False  # conv generators: tanh on the output, so images lie in [-1, 1]
-    critic_batch_norm: bool = False  # conv critics (D, Q): batch normalisation after each convolution but the first
+    critic_batch_norm: bool = False  # conv critics (D, Q) and heads: batch normalisation after each layer but the one reading the image
 
     latent_dim: int = 16  # d_z
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])

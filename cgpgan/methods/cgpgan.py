@@ -34,7 +34,7 @@ class CGPGAN(Method):
         """D(x) logits, and Q(x) logits if `classify` (else None); where Q reads D's trunk,
         one trunk pass serves both."""
         if self.config.classifier_trunk == "own":
-            return self.discriminator(x), self.classifier(x) if classify else None
+            return self.discriminator(x), self.classifier_logits(x) if classify else None
         features = self.discriminator.features(x)
         return self.discriminator.from_features(features), self.classifier(features) if classify else None
 

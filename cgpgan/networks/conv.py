@@ -35,8 +35,8 @@ def channel_widths(config: NetworkConfig, resolution: int) -> dict[int, int]:
     """Channels at each spatial size: `channels` at full resolution, doubling per
     halving, capped at `max_channels`."""
     widths = {}
-    size = resolution
-    while size >= base_size(resolution):
+    size, base = resolution, base_size(resolution)
+    while size >= base:
         widths[size] = min(config.max_channels, config.channels * resolution // size)
         size //= 2
     return widths
@@ -168,7 +168,8 @@ class ConvCritic(nn.Module):
             in_width = image_channels
         size = resolution
         while size > base:
-            blocks.append(Block(in_width, widths[size // 2], "down", residual, equalized, batch_norm and in_width != image_channels))
+            reads_image = not residual and size == resolution
+            blocks.append(Block(in_width, widths[size // 2], "down", residual, equalized, batch_norm and not reads_image))
             size //= 2
             in_width = widths[size]
         if config.minibatch_std:

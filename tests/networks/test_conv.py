@@ -65,3 +65,16 @@ def test_batch_norm_and_tanh_options():
     category = torch.nn.functional.one_hot(torch.randint(3, (6, 1)), 3).float()
     images = generator(torch.randn(6, 8) * 100, category)
     assert images.abs().max() <= 1.0 and critic(images).shape == (6, 1, 3)
+
+
+def test_critic_batch_norm_skips_only_the_layer_reading_the_image():
+    """DCGAN: no normalisation on the first strided convolution; resnet: the 1x1 lift
+    reads the image, so every block is normalised, even when it is as narrow as the image."""
+    def normalised_blocks(architecture):
+        config = network_config(f"network.architecture={architecture}", "network.critic_batch_norm=true", "network.channels=1")
+        critic = build_networks(config, (1, 16, 16), 1, 3).critic(1, 3)
+        blocks = [m for m in critic.modules() if type(m).__name__ == "Block"]
+        return [isinstance(block.norm1, torch.nn.BatchNorm2d) for block in blocks]
+
+    assert normalised_blocks("dcgan") == [False, True]
+    assert normalised_blocks("resnet") == [True, True, True]
