@@ -133,7 +133,12 @@ class ConvGenerator(nn.Module):
 class MinibatchStd(nn.Module):
     """Appends one feature map: the standard deviation of the features over groups of
     `group` samples, averaged (ProGAN/StyleGAN). D can then see a lack of variety, which
-    counters mode collapse."""
+    counters mode collapse.
+
+    Sample i of the first `batch - batch % group` samples is grouped with samples
+    i + n, i + 2n, ... (n groups); the few samples left over get the mean deviation of
+    the groups, so a batch of any size is scored like one of whole groups. A batch
+    smaller than `group` forms one group; a single sample has no spread to measure."""
 
     def __init__(self, group: int = 4):
         super().__init__()
@@ -142,11 +147,13 @@ class MinibatchStd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, channels, height, width = x.shape
         group = min(self.group, batch)
-        while batch % group:
-            group -= 1
-        grouped = x.view(group, -1, channels, height, width)
-        deviation = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [batch / group]
-        feature = deviation.view(1, -1, 1, 1, 1).expand(group, -1, 1, height, width).reshape(batch, 1, height, width)
+        whole = batch - batch % group  # samples in whole groups
+        grouped = x[:whole].view(group, -1, channels, height, width)
+        deviation = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [whole / group]
+        per_sample = deviation.repeat(group)
+        if whole < batch:
+            per_sample = torch.cat([per_sample, deviation.mean().expand(batch - whole)])
+        feature = per_sample.view(batch, 1, 1, 1).expand(batch, 1, height, width)
         return torch.cat([x, feature], dim=1)
 
 

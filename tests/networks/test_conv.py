@@ -78,3 +78,25 @@ def test_critic_batch_norm_skips_only_the_layer_reading_the_image():
 
     assert normalised_blocks("dcgan") == [False, True]
     assert normalised_blocks("resnet") == [True, True, True]
+
+
+def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
+    from cgpgan.networks.conv import MinibatchStd
+
+    layer = MinibatchStd(group=4)
+    x = torch.randn(10, 3, 2, 2)
+    feature = layer(x)[:, -1, 0, 0]
+    assert layer(x).shape == (10, 4, 2, 2)
+    # 8 samples in 2 groups: sample i is grouped with i + 2, i + 4, i + 6
+    for start in range(2):
+        expected = x[start:8:2].var(dim=0, unbiased=False).add(1e-8).sqrt().mean()
+        assert torch.allclose(feature[start:8:2], expected.expand(4))
+    # the 2 samples left over get the mean of the groups' deviations, not "no spread"
+    assert torch.allclose(feature[8:], feature[:2].mean().expand(2))
+    # a batch of whole groups is unchanged by appending leftovers
+    assert torch.allclose(layer(x[:8])[:, -1], layer(x)[:8, -1])
+    # identical samples have no spread; a critic with the option runs at any batch size
+    assert torch.allclose(layer(x[:1].expand(4, -1, -1, -1))[:, -1], torch.tensor(1e-4))
+    critic = build_networks(network_config("network.minibatch_std=true"), (1, 28, 28), 1, 10).critic(1, 10)
+    for batch in (1, 3, 5, 64):
+        assert critic(torch.randn(batch, 1, 28, 28)).shape == (batch, 1, 10)
