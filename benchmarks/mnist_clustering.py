@@ -2,7 +2,7 @@
 
 Configurations: K = 10 with the `mnist5k` preset's settings, and K = 16 at
 lambda_cgp in {1, 5, 10} (the VCAGAN paper's sweep: fewer live categories and lower
-prior entropy as lambda grows) and 100. Writes a markdown table (mean ± std over seeds of live
+prior entropy as lambda grows) and at 100. Writes a markdown table (mean ± std over seeds of live
 categories, prior entropy, both accuracies, NMI, ARI, self-accuracy, time), the k-means
 and Gaussian-mixture baselines on the same data, and a figure of sample grids:
 

@@ -5,6 +5,7 @@ import torch
 
 from cgpgan.config import load_config
 from cgpgan.networks import ConvFactory, build_networks
+from cgpgan.networks.conv import MinibatchStd
 
 
 def network_config(*overrides: str):
@@ -81,8 +82,6 @@ def test_critic_batch_norm_skips_only_the_layer_reading_the_image():
 
 
 def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
-    from cgpgan.networks.conv import MinibatchStd
-
     layer = MinibatchStd(group=4)
     x = torch.randn(10, 3, 2, 2)
     feature = layer(x)[:, -1, 0, 0]
