@@ -28,7 +28,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import make_jobs, mean_std_table, run_all  # noqa: E402
 
-DIGITS = ["data.name=digits", "network.channels=64", "network.latent_dim=16"]  # the `digits` preset's data and sizes
+from cgpgan import load_config  # noqa: E402
+
+
+def _digits_sizes() -> list[str]:
+    """The `digits` preset's data and network sizes, as overrides for another preset."""
+    digits = load_config("digits")
+    return [f"data.name={digits.data.name}", f"network.channels={digits.network.channels}", f"network.latent_dim={digits.network.latent_dim}"]
+
+
+DIGITS = _digits_sizes()
 CONFIGURATIONS = {
     "K=10": ("mnist5k", []),
     **{f"K=16, lambda={value:g}": ("mnist5k", ["method.num_categories=16", f"method.lambda_cgp={value}"]) for value in (1.0, 5.0, 10.0, 100.0)},
