@@ -47,7 +47,7 @@ class DataConfig:
     channels: int = 0  # 1 or 3 converts; 0 keeps the data's own
     resize: str = "pad"  # pad (centre, when smaller) | resize
     skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
-    max_images: int = 0  # use only the first N images; 0: all
+    max_images: int = 0  # use a fixed random subset of N images (the same in every run); 0: all
 
     @property
     def is_image(self) -> bool:

