@@ -44,11 +44,30 @@ def run_job(job: Job) -> dict:
 
     torch.set_num_threads(job.threads)
     path = Path(job.directory)
-    if (path / "metrics.json").is_file():
-        return json.loads((path / "metrics.json").read_text())
     config = load_config(job.preset, job.overrides + job.extra + [f"seed={job.seed}"])
+    if (path / "metrics.json").is_file():
+        _check_same_config(path, config.to_dict())
+        return json.loads((path / "metrics.json").read_text())
     run = train(config, path, overwrite=True, progress=False)
     return run.metrics
+
+
+# keys that decide what a run writes, not what it trains (training was checked not to depend on them)
+BOOKKEEPING = {"train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints"}
+
+
+def _check_same_config(path: Path, wanted: dict) -> None:
+    """A finished run is reused only if it was trained with the configuration asked for."""
+    from cgpgan import load_config
+    from cgpgan.errors import ConfigError
+
+    saved = load_config(path / "config.yaml").to_dict()
+    for section, values in wanted.items():
+        for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
+            old = saved[section] if key is None else saved[section].get(key)
+            name = section if key is None else f"{section}.{key}"
+            if old != value and name not in BOOKKEEPING:
+                raise ConfigError(f"{path}: finished with {name}={old!r}, this benchmark asks for {value!r}; move the run away to train it again")
 
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:

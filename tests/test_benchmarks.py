@@ -1,0 +1,30 @@
+"""The benchmark scripts' shared runner (benchmarks/common.py)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from common import Job, run_job  # noqa: E402
+
+from cgpgan.errors import ConfigError  # noqa: E402
+
+TINY = ["network.hidden_dim=16", "network.depth=2", "network.latent_dim=4", "method.num_categories=4", "train.steps=4", "train.batch_size=8", "train.eval_samples=400", "data.num_samples=1000"]
+
+
+def test_a_finished_run_is_reused_only_with_the_same_training_settings(tmp_path):
+    directory = str(tmp_path / "run")
+    first = run_job(Job("tiny", None, TINY, 0, directory))
+    checkpoints = sorted((tmp_path / "run").rglob("*"))
+
+    # the same settings, and settings that only change what is logged: reused, nothing retrained
+    assert run_job(Job("tiny", None, TINY, 0, directory)) == first
+    assert run_job(Job("tiny", None, [*TINY, "train.eval_every=2", "train.log_every=1"], 0, directory)) == first
+    assert sorted((tmp_path / "run").rglob("*")) == checkpoints
+
+    # another training setting or seed: refused, naming the run and the key
+    with pytest.raises(ConfigError, match=r"run: finished with method.lambda_cgp=.*asks for 5.0"):
+        run_job(Job("tiny", None, [*TINY, "method.lambda_cgp=5"], 0, directory))
+    with pytest.raises(ConfigError, match="seed=0"):
+        run_job(Job("tiny", None, TINY, 1, directory))
