@@ -36,15 +36,22 @@ def make_jobs(configurations: dict[str, tuple[str, list[str]]], seeds: int, runs
     ]
 
 
+def job_config(job: Job):
+    """The configuration a job trains with."""
+    from cgpgan import load_config
+
+    return load_config(job.preset, job.overrides + job.extra + [f"seed={job.seed}"])
+
+
 def run_job(job: Job) -> dict:
     """Train one run, or return the metrics of a finished one in its directory."""
     import torch
 
-    from cgpgan import load_config, train
+    from cgpgan import train
 
     torch.set_num_threads(job.threads)
     path = Path(job.directory)
-    config = load_config(job.preset, job.overrides + job.extra + [f"seed={job.seed}"])
+    config = job_config(job)
     if (path / "metrics.json").is_file():
         _check_same_config(path, config.to_dict())
         return json.loads((path / "metrics.json").read_text())
@@ -72,6 +79,14 @@ def _check_same_config(path: Path, wanted: dict) -> None:
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     """Metrics of every job, grouped by configuration label (in job order)."""
+    from cgpgan.errors import CgpganError
+
+    try:  # refuse stale runs before training anything
+        for job in jobs:
+            if (Path(job.directory) / "metrics.json").is_file():
+                _check_same_config(Path(job.directory), job_config(job).to_dict())
+    except CgpganError as error:
+        raise SystemExit(f"error: {error}") from None
     start = time.time()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(run_job, jobs))

@@ -28,3 +28,13 @@ def test_a_finished_run_is_reused_only_with_the_same_training_settings(tmp_path)
         run_job(Job("tiny", None, [*TINY, "method.lambda_cgp=5"], 0, directory))
     with pytest.raises(ConfigError, match="seed=0"):
         run_job(Job("tiny", None, TINY, 1, directory))
+
+
+def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
+    from common import run_all
+
+    run_job(Job("tiny", None, TINY, 0, str(tmp_path / "finished")))
+    jobs = [Job("tiny", None, TINY, 0, str(tmp_path / "new")), Job("tiny", None, [*TINY, "train.steps=6"], 0, str(tmp_path / "finished"))]
+    with pytest.raises(SystemExit, match=r"error: .*finished: finished with train.steps=4, this benchmark asks for 6"):
+        run_all(jobs, workers=1)
+    assert not (tmp_path / "new").exists()
