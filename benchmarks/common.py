@@ -53,7 +53,7 @@ def run_job(job: Job) -> dict:
     path = Path(job.directory)
     config = job_config(job)
     if (path / "metrics.json").is_file():
-        _check_same_config(path, config.to_dict())
+        _check_same_config(path, config.to_flat_dict())
         return json.loads((path / "metrics.json").read_text())
     run = train(config, path, overwrite=True, progress=False)
     return run.metrics
@@ -68,13 +68,10 @@ def _check_same_config(path: Path, wanted: dict) -> None:
     from cgpgan import load_config
     from cgpgan.errors import ConfigError
 
-    saved = load_config(path / "config.yaml").to_dict()
-    for section, values in wanted.items():
-        for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
-            old = saved[section] if key is None else saved[section].get(key)
-            name = section if key is None else f"{section}.{key}"
-            if old != value and name not in BOOKKEEPING:
-                raise ConfigError(f"{path}: finished with {name}={old!r}, this benchmark asks for {value!r}; move the run away to train it again")
+    saved = load_config(path / "config.yaml").to_flat_dict()
+    for name, value in wanted.items():
+        if saved.get(name) != value and name not in BOOKKEEPING:
+            raise ConfigError(f"{path}: finished with {name}={saved.get(name)!r}, this benchmark asks for {value!r}; move the run away to train it again")
 
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
@@ -84,7 +81,7 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     try:  # refuse stale runs before training anything
         for job in jobs:
             if (Path(job.directory) / "metrics.json").is_file():
-                _check_same_config(Path(job.directory), job_config(job).to_dict())
+                _check_same_config(Path(job.directory), job_config(job).to_flat_dict())
     except CgpganError as error:
         raise SystemExit(f"error: {error}") from None
     start = time.time()

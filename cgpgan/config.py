@@ -263,6 +263,10 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_flat_dict(self) -> dict[str, Any]:
+        """{"section.key": value}, the form overrides are written in."""
+        return dict(_flatten(self.to_dict()))
+
 
 # ---------------------------------------------------------------- loading
 
