@@ -43,19 +43,26 @@ def job_config(job: Job):
     return load_config(job.preset, job.overrides + job.extra + [f"seed={job.seed}"])
 
 
+def finished_metrics(job: Job) -> dict | None:
+    """The metrics of the job's finished run, if there is one trained with the job's configuration."""
+    path = Path(job.directory)
+    if not (path / "metrics.json").is_file():
+        return None
+    _check_same_config(path, job_config(job).to_flat_dict())
+    return json.loads((path / "metrics.json").read_text())
+
+
 def run_job(job: Job) -> dict:
     """Train one run, or return the metrics of a finished one in its directory."""
     import torch
 
     from cgpgan import train
 
+    finished = finished_metrics(job)
+    if finished is not None:
+        return finished
     torch.set_num_threads(job.threads)
-    path = Path(job.directory)
-    config = job_config(job)
-    if (path / "metrics.json").is_file():
-        _check_same_config(path, config.to_flat_dict())
-        return json.loads((path / "metrics.json").read_text())
-    run = train(config, path, overwrite=True, progress=False)
+    run = train(job_config(job), Path(job.directory), overwrite=True, progress=False)
     return run.metrics
 
 
@@ -78,15 +85,15 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     """Metrics of every job, grouped by configuration label (in job order)."""
     from cgpgan.errors import CgpganError
 
-    try:  # refuse stale runs before training anything
-        for job in jobs:
-            if (Path(job.directory) / "metrics.json").is_file():
-                _check_same_config(Path(job.directory), job_config(job).to_flat_dict())
+    try:  # reuse finished runs, and refuse stale ones before training anything
+        results = [finished_metrics(job) for job in jobs]
     except CgpganError as error:
         raise SystemExit(f"error: {error}") from None
     start = time.time()
+    to_train = [index for index, metrics in enumerate(results) if metrics is None]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(run_job, jobs))
+        for index, metrics in zip(to_train, pool.map(run_job, [jobs[index] for index in to_train])):
+            results[index] = metrics
     print(f"{len(jobs)} runs in {time.time() - start:.0f} s")
     by_label: dict[str, list[dict]] = {}
     for job, metrics in zip(jobs, results):
