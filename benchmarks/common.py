@@ -3,14 +3,18 @@ configuration and seed, in parallel processes, and mean ± std tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from cgpgan.training.threads import usable_cores
 
 
 @dataclass
@@ -20,7 +24,7 @@ class Job:
     overrides: list[str]
     seed: int
     directory: str
-    threads: int = 1
+    threads: int = 0  # torch threads; 0: an equal share of the cores among the parallel jobs
     extra: list[str] = field(default_factory=list)  # overrides given to every run
 
 
@@ -28,7 +32,7 @@ def slug(label: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
 
 
-def make_jobs(configurations: dict[str, tuple[str, list[str]]], seeds: int, runs: str, extra: list[str], threads: int = 1) -> list[Job]:
+def make_jobs(configurations: dict[str, tuple[str, list[str]]], seeds: int, runs: str, extra: list[str], threads: int = 0) -> list[Job]:
     return [
         Job(label, preset, overrides, seed, str(Path(runs) / f"{slug(label)}-seed{seed}"), threads, extra)
         for label, (preset, overrides) in configurations.items()
@@ -54,14 +58,13 @@ def finished_metrics(job: Job) -> dict | None:
 
 def run_job(job: Job) -> dict:
     """Train one run, or return the metrics of a finished one in its directory."""
-    import torch
-
     from cgpgan import train
 
     finished = finished_metrics(job)
     if finished is not None:
         return finished
-    torch.set_num_threads(job.threads)
+    if job.threads:
+        os.environ["OMP_NUM_THREADS"] = str(job.threads)  # train() takes its threads from here
     run = train(job_config(job), Path(job.directory), overwrite=True, progress=False)
     return run.metrics
 
@@ -91,6 +94,9 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
         raise SystemExit(f"error: {error}") from None
     start = time.time()
     to_train = [index for index, metrics in enumerate(results) if metrics is None]
+    share = max(1, usable_cores() // max(1, min(workers, len(to_train))))
+    for index in to_train:  # parallel jobs each get their share of the cores, not all of them
+        jobs[index] = dataclasses.replace(jobs[index], threads=jobs[index].threads or share)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for index, metrics in zip(to_train, pool.map(run_job, [jobs[index] for index in to_train])):
             results[index] = metrics

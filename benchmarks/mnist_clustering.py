@@ -24,7 +24,6 @@ configuration is the one asked for (and refused, naming the run, if not).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def main() -> None:
     parser.add_argument("--trend-seeds", type=int, default=None, help="seeds of the paper's lambda sweep (default: --seeds)")
     parser.add_argument("--sweep-steps", type=int, default=0, help="training steps of the sweep's runs (default: the preset's)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per run (0: an equal share of the cores among the workers)")
     parser.add_argument("--name", default="mnist5k", help="names the runs folder and the docs page")
     parser.add_argument("--only", action="append", default=[], help="run only this configuration (repeatable)")
     parser.add_argument("--runs", default=None)

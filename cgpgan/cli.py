@@ -1,4 +1,4 @@
-"""Command line: `cgpgan train | evaluate | sample | presets`.
+"""Command line: `cgpgan train | evaluate | sample | cluster | config | presets`.
 
 Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
 Errors a user can fix are printed as one line and exit with code 2.
@@ -7,13 +7,17 @@ Errors a user can fix are printed as one line and exit with code 2.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from cgpgan.errors import CgpganError, RunError
+from cgpgan.errors import CgpganError, RunError, RunExists, TrainingInterrupted
+
+RUN_DIR_HELP = "a run directory written by `cgpgan train`"
+DEVICE_HELP = "auto (a GPU if there is one) | cpu | cuda | cuda:N (default: auto)"
+PICTURE_ROWS = 16  # samples per category column in a .png: more would not be readable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,16 +25,45 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except RunExists as error:  # the API's message names resume=True / overwrite=True
+        print(f"cgpgan: error: {error.directory}: run directory exists; pass --resume to "
+              "continue it or --overwrite to replace it", file=sys.stderr)
+        return 2
     except CgpganError as error:
         print(f"cgpgan: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. --out under a file, or in a folder that cannot be written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"cgpgan: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as interrupted:
+        if interrupted.checkpoint is not None:
+            print(f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
+                  file=sys.stderr)
+        return interrupted.exit_code
     except KeyboardInterrupt:
         print("cgpgan: interrupted", file=sys.stderr)
         return 130
 
 
+def command() -> str:
+    """How the user started this command line, to print commands that work where they are:
+    `./cgpgan.sh` in a checkout, `python -m cgpgan` or the installed `cgpgan`."""
+    wrapper = os.environ.get("CGPGAN_COMMAND")  # set by cgpgan.sh
+    if wrapper:
+        return wrapper
+    if Path(sys.argv[0]).name == "__main__.py":
+        python = Path(sys.executable)
+        try:
+            python = python.relative_to(Path.cwd())
+        except ValueError:
+            pass
+        return f"{python} -m cgpgan"
+    return "cgpgan"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cgpgan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=command(), description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model from a preset or YAML config")
@@ -44,28 +77,53 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--inception", metavar="WEIGHTS", help="local Inception-v3 weights file: adds FID, KID, precision/recall (image runs)")
+    evaluate.add_argument("run_dir", help=RUN_DIR_HELP)
+    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
+    evaluate.add_argument("--inception", metavar="WEIGHTS", help=(
+        "local FID Inception-v3 weights file (weights-inception-2015-12-05-6726825d.pth):"
+        " adds FID, KID, precision/recall (image runs only; nothing to install)"))
     evaluate.set_defaults(handler=_evaluate)
 
     sample = commands.add_parser("sample", help="generate samples from a trained run")
-    sample.add_argument("run_dir")
+    sample.add_argument("run_dir", help=RUN_DIR_HELP)
     sample.add_argument("--category", default="all", help="category of the first label, or 'all' to draw from the prior")
-    sample.add_argument("-n", type=int, default=1000, help="number of samples")
-    sample.add_argument("--out", required=True, help="output file: .csv (columns x..., category; images flattened) or .npz (samples keep their shape)")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--device", default="auto")
+    sample.add_argument("-n", type=int, default=1000,
+                        help="number of samples (default: %(default)s)")
+    sample.add_argument("--out", required=True, help=(
+        "output file: .csv (columns x..., category; images flattened), .npz (samples keep "
+        "their shape) or .png (images: a grid, one column per category ordered by prior, "
+        f"at most {PICTURE_ROWS} rows; with --category a square grid of at most "
+        f"{PICTURE_ROWS ** 2}; 2-D points: a scatter plot coloured by category)"))
+    sample.add_argument("--seed", type=int, default=0,
+                        help="random seed: the same seed gives the same samples (default: 0)")
+    sample.add_argument("--device", default="auto", help=DEVICE_HELP)
     sample.set_defaults(handler=_sample)
 
     cluster = commands.add_parser("cluster", help="assign categories to data with a trained run")
-    cluster.add_argument("run_dir")
-    cluster.add_argument("--set", dest="overrides", action="append", default=[], metavar="data.KEY=VALUE", help="the data to cluster, e.g. data.name=npz data.path=x.npz (default: the run's own data)")
-    cluster.add_argument("--out", required=True, help="output .csv (item, category, confidence); a grid of examples per category goes beside it")
-    cluster.add_argument("--device", default="auto")
+    cluster.add_argument("run_dir", help=RUN_DIR_HELP)
+    cluster.add_argument("--data", metavar="FILE", help=(
+        "the data to cluster: images as .npz ('images' array) or .npy for an image run; "
+        "points of the run's dimension as .npy, .npz ('points' array) or .csv for a 2-D run "
+        "(default: the run's own data)"))
+    cluster.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="data.KEY=VALUE", help=(
+                             "or change the run's own data set, e.g. --set data.max_images=500 "
+                             "(repeatable)"))
+    cluster.add_argument("--out", required=True, help=(
+        "output .csv, one row per item in the input's order: item, the coordinates for "
+        "points, category and confidence per label; for images a grid of examples per "
+        "category goes beside it"))
+    cluster.add_argument("--device", default="auto", help=DEVICE_HELP)
     cluster.set_defaults(handler=_cluster)
 
-    presets = commands.add_parser("presets", help="list the built-in presets")
+    show = commands.add_parser("config", help="list every config key with its value and meaning")
+    show.add_argument("config", nargs="?", metavar="CONFIG",
+                      help="a preset name or a YAML file (default: the built-in defaults)")
+    show.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="KEY=VALUE", help="override a value first (repeatable)")
+    show.set_defaults(handler=_config)
+
+    presets = commands.add_parser("presets", help="list the built-in presets with a description")
     presets.set_defaults(handler=_presets)
     return parser
 
@@ -75,11 +133,17 @@ def _train(args) -> int:
     from cgpgan.training.loop import default_run_directory, train
 
     if args.resume:
-        if args.config or args.overrides or args.seed is not None or args.overwrite:
-            raise RunError("train --resume RUN_DIR: takes no CONFIG, --set, --seed or --overwrite (the run's own config is used)")
+        if args.config or args.seed is not None or args.overwrite:
+            raise RunError("train --resume RUN_DIR: takes no CONFIG, --seed or --overwrite "
+                           "(the run's own config is used; --set changes train.steps and the like)")
         if args.out and Path(args.out) != Path(args.resume):
             raise RunError("train --resume RUN_DIR: --out must be RUN_DIR or left out")
-        run = train(None, args.resume, resume=True, progress=not args.quiet)
+        args.out_directory = args.resume
+        config = None
+        if args.overrides:  # the saved config with these changes (checked by train)
+            saved = Path(args.resume) / "config.yaml"
+            config = load_config(saved, ["train.stop_after=0", *args.overrides]) if saved.is_file() else None
+        run = train(config, args.resume, resume=True, progress=not args.quiet)
     else:
         if not args.config:
             raise RunError("train: give a CONFIG (preset or YAML file), or --resume RUN_DIR")
@@ -88,9 +152,11 @@ def _train(args) -> int:
             overrides.append(f"seed={args.seed}")
         config = load_config(args.config, overrides)
         out = Path(args.out) if args.out else default_run_directory(Path(args.config).stem, config.seed)
+        args.out_directory = out
         run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
     if not run.metrics:
-        print(f"stopped after step {run.info['step']}; continue with: cgpgan train --resume {run.directory}")
+        print(f"stopped after step {run.info['step']}; continue with: "
+              f"{command()} train --resume {run.directory}")
         return 0
     _print_metrics(run.metrics)
     print(f"run directory: {run.directory}")
@@ -107,19 +173,36 @@ def _evaluate(args) -> int:
 
 
 def _sample(args) -> int:
-    from cgpgan.run import Run
+    import warnings
+
+    from cgpgan.run import DeadCategoryWarning, Run
 
     if args.n <= 0:
         raise RunError(f"-n: must be > 0, got {args.n}")
     out = Path(args.out)
-    if out.suffix not in (".csv", ".npz"):
-        raise RunError(f"--out: must end in .csv or .npz, got {out.name}")
+    if out.suffix not in (".csv", ".npz", ".png"):
+        raise RunError(f"--out: must end in .csv, .npz or .png, got {out.name}")
     if not out.parent.is_dir():
         raise RunError(f"--out: folder {out.parent} does not exist")
     run = Run.load(args.run_dir, device=args.device)
+    shape = run.info["sample_shape"]
+    if out.suffix == ".png" and len(shape) != 3 and list(shape) != [2]:
+        raise RunError(f"--out: a .png needs images or 2-D points, this run's samples have "
+                       f"shape {shape}; use .csv or .npz")
     category = None if args.category == "all" else _category(args.category)
-    samples, categories = run.sample(args.n, category=category, seed=args.seed)
-    if out.suffix == ".npz":  # images keep their [N, C, H, W] shape
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeadCategoryWarning)
+        samples, categories = run.sample(args.n, category=category, seed=args.seed)
+    for warning in caught:
+        if issubclass(warning.category, DeadCategoryWarning):
+            print(f"cgpgan: warning: {warning.message}", file=sys.stderr)
+        else:  # not ours: show it as Python would have
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
+    shown = args.n
+    if out.suffix == ".png":
+        shown = _draw_samples(run, out, samples, categories[:, 0], category)
+    elif out.suffix == ".npz":  # images keep their [N, C, H, W] shape
         np.savez(out, samples=samples.numpy(), categories=categories.numpy())
     else:
         samples = samples.flatten(1).numpy()
@@ -127,8 +210,51 @@ def _sample(args) -> int:
         table = np.concatenate([samples, categories.numpy()], axis=1)
         formats = ["%.6f"] * samples.shape[1] + ["%d"] * categories.shape[1]
         np.savetxt(out, table, delimiter=",", header=",".join(columns), comments="", fmt=formats)
-    print(f"wrote {args.n} samples to {out}")
+    if shown < args.n:
+        print(f"wrote a picture of {shown} of the {args.n} samples to {out}")
+    else:
+        print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+def _draw_samples(run, out: Path, samples, categories, category: int | None) -> int:
+    """A picture of the samples (categories of the first label): images as a grid, one
+    column per category ordered by prior as in plots/samples.png (or a square grid of
+    the one `category`); 2-D points as a scatter plot. Returns how many it shows."""
+    from cgpgan import plots
+
+    prior = run.prior.numpy()
+    samples, categories = samples.numpy(), categories.numpy()
+    name = plots.label_name(0, len(prior))
+    title = f"{run.config.method.name}, step {run.info.get('step', 0)}"
+    title += f", {name}" if name else ""
+    if category is not None:
+        title += f": category {category} (prior {prior[0, category]:.3f})"
+    else:
+        title += ": samples from the prior"
+    if samples.ndim == 2:
+        plots.plot_samples_2d(out, None, samples, categories, prior[0], title,
+                              show_dead=category is not None)
+        return len(samples)
+    if category is not None:
+        shown = min(len(samples), PICTURE_ROWS ** 2)
+        columns = int(np.ceil(np.sqrt(shown)))
+        grid = np.ones((int(np.ceil(shown / columns)) * columns, *samples.shape[1:]),
+                       dtype=np.float32)  # blank (white) cells after the last sample
+        grid[:shown] = samples[:shown]
+        grid = grid.reshape(-1, columns, *samples.shape[1:])
+        plots.plot_image_grid(out, grid, None, title, ylabel="samples")
+        return shown
+    order = [int(k) for k in np.argsort(-prior[0]) if (categories == k).any()]
+    rows = min(PICTURE_ROWS, max(int((categories == k).sum()) for k in order))
+    grid = np.ones((rows, len(order), *samples.shape[1:]), dtype=np.float32)
+    for column, k in enumerate(order):
+        members = samples[categories == k][:rows]
+        grid[: len(members), column] = members
+    labels = [f"{k}: {prior[0, k]:.3f}" for k in order]
+    plots.plot_image_grid(out, grid, labels, title,
+                          xlabel="category: prior (sorted by prior)", ylabel="samples")
+    return sum(min(rows, int((categories == k).sum())) for k in order)
 
 
 def _cluster(args) -> int:
@@ -140,7 +266,7 @@ def _cluster(args) -> int:
     if not out.parent.is_dir():
         raise RunError(f"--out: folder {out.parent} does not exist")
     run = Run.load(args.run_dir, device=args.device)
-    result = run.cluster_data(args.overrides, out)
+    result = run.cluster_data(args.overrides, out, data=args.data)
     print(f"wrote {result['items']} assignments to {out}" + (f" and examples to {result['examples']}" if result.get("examples") else ""))
     return 0
 
@@ -152,29 +278,27 @@ def _category(text: str) -> int:
         raise RunError(f"--category: expected an integer or 'all', got {text!r}") from None
 
 
-def _presets(args) -> int:
-    from cgpgan.config import preset_names
+def _config(args) -> int:
+    from cgpgan.config import describe_config, load_config
 
-    print("\n".join(preset_names()))
+    print(describe_config(load_config(args.config, args.overrides)))
+    return 0
+
+
+def _presets(args) -> int:
+    from cgpgan.config import preset_descriptions
+
+    descriptions = preset_descriptions()
+    width = max(len(name) for name in descriptions)
+    for name, description in descriptions.items():
+        print(f"{name:<{width}}  {description}".rstrip())
     return 0
 
 
 def _print_metrics(metrics: dict) -> None:
-    """Scalars and short lists one per line; nested tables (baselines) flattened."""
-    flat = {}
-    for name, value in metrics.items():
-        if isinstance(value, dict):
-            flat.update({f"{name}.{inner}.accuracy": scores["accuracy"] for inner, scores in value.items() if isinstance(scores, dict) and "accuracy" in scores})
-        elif name not in ("contingency", "real_category_share"):
-            flat[name] = value
-    metrics = flat
-    width = max(len(name) for name in metrics)
-    for name, value in metrics.items():
-        if isinstance(value, float):
-            value = f"{value:.4f}"
-        elif isinstance(value, list):
-            value = json.dumps(value)
-        print(f"{name:<{width}}  {value}")
+    from cgpgan.metrics.summary import format_metrics
+
+    print(format_metrics(metrics))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ An unknown key or an out-of-range value raises :class:`ConfigError` naming the k
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import math
+import re
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -34,13 +37,17 @@ class DataConfig:
     Image data sets: `digits` and `mnist5k` are built in; the others read `path`.
     """
 
-    name: str = "gaussian_mixture"  # one of POINT_DATA or IMAGE_DATA
+    # 2-D points: gaussian_mixture | double_spiral; images: digits | mnist5k (built in),
+    # mnist_idx | cifar | image_folder | npz (read from `path`)
+    name: str = "gaussian_mixture"
+    # gaussian_mixture: the [x, y] centre of each Gaussian
     centers: list[list[float]] = field(default_factory=lambda: [list(c) for c in PAPER_CENTERS])
+    # gaussian_mixture: the weight of each Gaussian (sums to 1)
     probabilities: list[float] = field(default_factory=lambda: list(PAPER_PROBABILITIES))
-    std: float = 0.3
-    num_samples: int = 100_000
-    spiral_turns: float = 1.5
-    spiral_noise: float = 0.1
+    std: float = 0.3  # gaussian_mixture: standard deviation of each Gaussian
+    num_samples: int = 100_000  # 2-D data: points drawn once to train on
+    spiral_turns: float = 1.5  # double_spiral: turns of each arm
+    spiral_noise: float = 0.1  # double_spiral: std of the Gaussian noise added to points
     path: str = ""  # file or folder for mnist_idx, cifar, image_folder, npz
     split: str = "train"  # train | test, for folders holding both
     resolution: int = 0  # images are made square of this size; 0: native, padded to the next supported size
@@ -102,19 +109,19 @@ class NetworkConfig:
 
     architecture: str = "auto"  # auto (mlp for points, dcgan for images) | mlp | dcgan | resnet
     channels: int = 32  # conv width at full resolution
-    max_channels: int = 256
+    max_channels: int = 256  # conv widths stop doubling here
     minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at the smallest map
     generator_batch_norm: bool = False  # conv generators: batch normalisation after each convolution
     tanh_output: bool = False  # conv generators: tanh on the output, so images lie in [-1, 1]
     critic_batch_norm: bool = False  # conv critics (D, Q) and heads: batch normalisation after each layer but the one reading the image
 
-    latent_dim: int = 16  # d_z
+    latent_dim: int = 16  # size of the noise z (d_z)
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
-    hidden_dim: int = 128
-    depth: int = 3
-    conditioning: str = "plain"  # plain | codebook
-    codebook_dim: int = 0  # F; 0 means hidden_dim
-    equalized_lr: bool = True
+    hidden_dim: int = 128  # MLP width; conv heads are at least this wide
+    depth: int = 3  # MLP hidden layers
+    conditioning: str = "plain"  # how G reads c: plain (one-hot) | codebook (learned embedding)
+    codebook_dim: int = 0  # size F of each codebook embedding; 0: hidden_dim
+    equalized_lr: bool = True  # weights scaled at run time by 1/sqrt(fan_in) (Karras et al.)
 
     def validate(self) -> None:
         _check_choice("network.architecture", self.architecture, ("auto", "mlp", "dcgan", "resnet"))
@@ -133,8 +140,8 @@ class MethodConfig:
     """The method and its loss weights (SPEC.md section 1)."""
 
     name: str = "cgpgan"  # cgpgan | vcagan | infogan | vanilla
-    num_labels: int = 1  # L
-    num_categories: int = 8  # K
+    num_labels: int = 1  # number of categorical labels (L)
+    num_categories: int = 8  # categories per label (K)
     adversarial_loss: str = "logistic"  # logistic | hinge | wasserstein
     real_penalty_weight: float = 0.0  # R1 on real data
     fake_penalty_weight: float = 1.0  # squared gradient norm on generated data
@@ -142,16 +149,17 @@ class MethodConfig:
     lambda_cgp: float = 0.1  # classifier gradient penalty (VCAGAN's lambda_creg)
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
-    fixed_prior: list[float] | None = None  # InfoGAN's prior; None means uniform
+    fixed_prior: list[float] | None = None  # InfoGAN's prior over categories; null: uniform
     classifier_trunk: str = "own"  # CGPGAN's Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
     generator_cls_weight: float = 0.0  # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
     real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on moved copies of real images
-    real_consistency_start: int = 0  # ... from this step on
-    real_consistency_threshold: float = 0.0  # ... for images whose largest Q probability exceeds this
+    real_consistency_start: int = 0  # real_consistency_weight applies from this step on
+    # real_consistency_weight applies to images whose largest Q probability exceeds this
+    real_consistency_threshold: float = 0.0
     augment_fakes: bool = False  # CGPGAN: Q's loss and penalty on moved copies of the fakes
     augment_shift: int = 2  # largest shift in pixels of moved copies
-    augment_rotation: float = 0.0  # largest rotation in degrees of those copies
-    augment_scale: float = 0.0  # largest relative change of scale of those copies
+    augment_rotation: float = 0.0  # largest rotation in degrees of moved copies
+    augment_scale: float = 0.0  # largest relative change of scale of moved copies
 
     def validate(self) -> None:
         _check_choice("method.name", self.name, ("cgpgan", "vcagan", "infogan", "vanilla"))
@@ -190,20 +198,21 @@ class MethodConfig:
 class TrainConfig:
     """The optimisation schedule."""
 
-    steps: int = 4000
-    batch_size: int = 128
+    steps: int = 4000  # optimisation steps
+    batch_size: int = 128  # real (and as many generated) samples per step
     optimizer: str = "adam"  # adam | adamw
-    learning_rate: float = 0.001
+    learning_rate: float = 0.001  # learning rate of D, and of G and Q unless set below
     generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
     classifier_learning_rate: float = 0.0  # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
-    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
-    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])  # Adam's beta1, beta2
+    weight_decay: float = 0.0  # the optimiser's weight decay
     generator_ema_decay: float = 0.999  # moving average of generator weights
-    log_every: int = 50
-    eval_samples: int = 20_000
+    log_every: int = 50  # steps between lines of metrics.jsonl
+    eval_samples: int = 20_000  # generated samples scored by the evaluation
     eval_baselines: bool = True  # image data with labels: also score k-means / GMM baselines
     eval_every: int = 0  # also evaluate (without plots) every N steps into metrics.jsonl; 0: only at the end
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # CPU threads; 0: OMP_NUM_THREADS, else 1 for MLPs, all cores for images
     checkpoint_every: int = 1000  # steps between checkpoints (and at the end)
     keep_checkpoints: int = 3  # the newest N are kept, plus the best by best_metric
     best_metric: str = ""  # e.g. eval/accuracy (needs eval_every); "" keeps no best
@@ -234,6 +243,7 @@ class TrainConfig:
         _check_choice("train.best_mode", self.best_mode, ("max", "min"))
         _check_non_negative("train.stop_after", self.stop_after)
         _check_non_negative("train.divergence_retries", self.divergence_retries)
+        _check_non_negative("train.threads", self.threads)
         if not 0.0 < self.divergence_lr_factor <= 1.0:
             raise ConfigError(f"train.divergence_lr_factor: must be in (0, 1], got {self.divergence_lr_factor}")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
@@ -248,7 +258,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: int = 0  # random seed of the data, the initial weights and the training draws
 
     def validate(self) -> "Config":
         self.data.validate()
@@ -266,6 +276,77 @@ class Config:
     def to_flat_dict(self) -> dict[str, Any]:
         """{"section.key": value}, the form overrides are written in."""
         return dict(_flatten(self.to_dict()))
+
+
+# ---------------------------------------------------------------- describing
+
+# a field at class level: `name: type = default  # meaning`, the comment optional
+_FIELD = re.compile(r"^    (?P<name>\w+)\s*:[^#]*(?:#\s*(?P<meaning>.*))?$")
+
+
+def field_meanings(cls: type) -> dict[str, str]:
+    """{field: meaning} of a config dataclass, read from its source: the `# ...` comment
+    beside each field or, failing that, the comment lines right above it. The comments
+    are the one place keys are documented; a field without one gets ""."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):  # no source (e.g. a frozen build): no meanings
+        lines = []
+    names = {item.name for item in fields(cls)}
+    meanings: dict[str, str] = {}
+    above: list[str] = []
+    for line in lines:
+        if line.strip().startswith("#"):
+            above.append(line.strip().lstrip("#").strip())
+            continue
+        match = _FIELD.match(line)
+        if match and match["name"] in names and match["name"] not in meanings:
+            meanings[match["name"]] = (match["meaning"] or " ".join(above)).strip()
+        above = []
+    return {item.name: meanings.get(item.name, "") for item in fields(cls)}
+
+
+def describe_config(config: Config) -> str:
+    """Every key as `section.key = value  # meaning`, grouped by section, each section
+    headed by the first sentence of its class's docstring."""
+    blocks = []
+    for item in fields(config):
+        value = getattr(config, item.name)
+        if not dataclasses.is_dataclass(value):
+            blocks.append(_describe_keys(config, "", [item.name]))
+            continue
+        heading = " ".join((type(value).__doc__ or "").split("\n\n")[0].split())
+        heading = heading.split(". ")[0].rstrip(".")
+        keys = [inner.name for inner in fields(value)]
+        blocks.append(f"# {item.name}: {heading}\n" + _describe_keys(value, f"{item.name}.", keys))
+    return "\n\n".join(blocks)
+
+
+def _describe_keys(group: Any, prefix: str, keys: list[str]) -> str:
+    meanings = field_meanings(type(group))
+    lefts = [f"{prefix}{key} = {_show(getattr(group, key))}" for key in keys]
+    width = min(max(len(left) for left in lefts), 44)  # a long list does not push every comment
+    lines = []
+    for key, left in zip(keys, lefts):
+        lines.append(f"{left:<{width}}  # {meanings[key]}" if meanings[key] else left)
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    """A value as it is written after `--set KEY=`: strings bare where YAML reads them back."""
+    if isinstance(value, str) and value and yaml.safe_load(value) == value:
+        return value
+    return json.dumps(value)
+
+
+def preset_descriptions() -> dict[str, str]:
+    """{preset name: the first line of its leading comment}."""
+    folder = resources.files("cgpgan") / "presets"
+    descriptions = {}
+    for name in preset_names():
+        first = (folder / f"{name}.yaml").read_text().split("\n", 1)[0]
+        descriptions[name] = first.lstrip("#").strip() if first.startswith("#") else ""
+    return descriptions
 
 
 # ---------------------------------------------------------------- loading
@@ -313,7 +394,7 @@ def _read_yaml(source: str | Path, depth: int = 0) -> dict:
     try:
         values = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"config {source}: invalid YAML ({error.__class__.__name__})") from None
+        raise ConfigError(f"config {source}: invalid YAML{_yaml_position(error)}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"config {source}: must be a mapping of groups to values")
     base = values.pop("extends", None)
@@ -322,6 +403,14 @@ def _read_yaml(source: str | Path, depth: int = 0) -> dict:
             raise ConfigError(f"config {source}: extends: must name a preset or file (and not loop)")
         values = _merge(_read_yaml(base, depth + 1), values)
     return values
+
+
+def _yaml_position(error: yaml.YAMLError) -> str:
+    """` at line L, column C (problem)` from PyYAML's 0-based mark, where it has one."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or error.__class__.__name__
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where} ({problem})"
 
 
 def _merge(base: dict, update: dict) -> dict:

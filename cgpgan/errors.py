@@ -19,3 +19,29 @@ class RunError(CgpganError):
 
 class TrainingDiverged(CgpganError):
     """A loss or a weight became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was stopped by SIGINT or SIGTERM; `checkpoint` holds its last step.
+
+    A KeyboardInterrupt, so that code which lets Ctrl-C through still does."""
+
+    def __init__(self, signal_number: int, step: int | None, checkpoint=None):
+        super().__init__(signal_number, step, checkpoint)
+        self.signal_number = signal_number
+        self.step = step
+        self.checkpoint = checkpoint
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number: 130 for SIGINT, 143 for SIGTERM (the shell's)."""
+        return 128 + self.signal_number
+
+
+class RunExists(RunError):
+    """A run directory already holds a run (resume it or replace it)."""
+
+    def __init__(self, directory):
+        super().__init__(f"{directory}: run directory exists; continue it with resume=True "
+                         "or replace it with overwrite=True")
+        self.directory = directory

@@ -13,57 +13,93 @@ import numpy as np  # noqa: E402
 from cgpgan.prior import LIVE_THRESHOLD  # noqa: E402
 
 
-def draw_samples_2d(axis, real: np.ndarray, samples: np.ndarray, categories: np.ndarray, prior: np.ndarray, title: str = "") -> None:
-    """Real data in grey, generated samples coloured by category (Figure 4 of the
-    VCAGAN paper); the legend lists live categories with their prior."""
-    axis.scatter(real[:, 0], real[:, 1], s=2, c="0.8", label="real", rasterized=True)
+def draw_samples_2d(axis, real: np.ndarray | None, samples: np.ndarray, categories: np.ndarray,
+                    prior: np.ndarray, title: str = "", show_dead: bool = False) -> None:
+    """Real data in grey (if given), generated samples coloured by category (Figure 4
+    of the VCAGAN paper); the legend lists live categories with their prior, and dead
+    ones too with `show_dead` (e.g. when a dead category was asked for)."""
+    if real is not None:
+        axis.scatter(real[:, 0], real[:, 1], s=2, c="0.8", label="real", rasterized=True)
     colours = plt.get_cmap("tab20" if len(prior) > 10 else "tab10")
     for category in np.argsort(-prior):
         chosen = categories == category
-        if prior[category] < LIVE_THRESHOLD or not chosen.any():
+        dead = prior[category] < LIVE_THRESHOLD
+        if (dead and not show_dead) or not chosen.any():
             continue
-        axis.scatter(*samples[chosen].T, s=2, color=colours(category % colours.N), label=f"{category}: {prior[category]:.3f}", rasterized=True)
+        name = f"{category}: {prior[category]:.3f}" + (" (dead)" if dead else "")
+        axis.scatter(*samples[chosen].T, s=2, color=colours(category % colours.N),
+                     label=name, rasterized=True)
+    axis.set_xlabel("x0")
+    axis.set_ylabel("x1")
     axis.set_title(title, fontsize=9)
     axis.set_aspect("equal")
-    axis.legend(fontsize=6, markerscale=4, loc="best")
+    axis.legend(fontsize=6, markerscale=4, loc="best", title="category: prior",
+                title_fontsize=6)
 
 
-def plot_samples_2d(path: Path, real, samples, categories, prior, title: str = "") -> None:
+def plot_samples_2d(path: Path, real, samples, categories, prior, title: str = "",
+                    show_dead: bool = False) -> None:
     figure, axis = plt.subplots(figsize=(6, 6))
-    draw_samples_2d(axis, real, samples, categories, prior, title)
+    draw_samples_2d(axis, real, samples, categories, prior, title, show_dead)
     _save(figure, path)
+
+
+def label_name(label: int, num_labels: int) -> str:
+    """How pictures name a label: nothing when there is one, else its index (from 0, as
+    in file names and CSV columns) and the range."""
+    return "" if num_labels == 1 else f"label {label} (labels 0-{num_labels - 1})"
+
+
+def draw_prior(axis, probabilities: np.ndarray, label: int = 0, num_labels: int = 1,
+               true_probabilities=None) -> None:
+    """Bar chart of one label's prior [K], categories sorted by probability."""
+    order = np.argsort(-probabilities)
+    axis.bar(range(len(order)), probabilities[order], color="tab:blue", label="prior")
+    axis.set_xticks(range(len(order)), [str(k) for k in order], fontsize=7)
+    axis.axhline(LIVE_THRESHOLD, color="0.5", linestyle=":", linewidth=1,
+                 label=f"live threshold ({LIVE_THRESHOLD:.0%})")
+    if true_probabilities is not None:
+        truth = np.sort(np.asarray(true_probabilities))[::-1]
+        axis.scatter(range(len(truth)), truth, color="tab:red", marker="_", s=200,
+                     label="true (sorted)")
+    axis.legend(fontsize=7)
+    axis.set_xlabel("category (sorted by prior)")
+    axis.set_ylabel("P(C = k)")
+    name = label_name(label, num_labels)
+    axis.set_title(f"prior of {name}" if name else "prior P(C)", fontsize=9)
 
 
 def plot_prior(path: Path, probabilities: np.ndarray, true_probabilities=None) -> None:
-    """Bar chart of each label's prior, categories sorted by probability."""
-    num_labels = min(len(probabilities), 4)
-    figure, axes = plt.subplots(1, num_labels, figsize=(4 * num_labels, 3), squeeze=False)
+    """The prior [L, K] of the first (at most 4) labels; the true class frequencies
+    belong to the first label only."""
+    num_labels = len(probabilities)
+    shown = min(num_labels, 4)
+    figure, axes = plt.subplots(1, shown, figsize=(4 * shown, 3.2), squeeze=False)
     for label, axis in enumerate(axes[0]):
-        order = np.argsort(-probabilities[label])
-        axis.bar(range(len(order)), probabilities[label][order], color="tab:blue", label="prior")
-        axis.set_xticks(range(len(order)), [str(k) for k in order], fontsize=7)
-        axis.axhline(LIVE_THRESHOLD, color="0.5", linestyle=":", linewidth=1)
-        if true_probabilities is not None and label == 0:
-            truth = np.sort(np.asarray(true_probabilities))[::-1]
-            axis.scatter(range(len(truth)), truth, color="tab:red", marker="_", s=200, label="true (sorted)")
-            axis.legend(fontsize=7)
-        axis.set_xlabel("category")
-        axis.set_title(f"prior, label {label}", fontsize=9)
+        truth = true_probabilities if label == 0 else None
+        draw_prior(axis, probabilities[label], label, num_labels, truth)
     _save(figure, path)
 
 
-def plot_curves(path: Path, history: list[dict]) -> None:
-    """Losses and prior entropy over training."""
+def draw_curves(losses_axis, entropy_axis, history: list[dict]) -> None:
+    """Losses and prior entropy over training, on two axes."""
     steps = [row["step"] for row in history]
-    figure, (losses_axis, entropy_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
     for name in sorted({key for row in history for key in row if key.startswith("loss/")}):
         losses_axis.plot(steps, [row.get(name, np.nan) for row in history], label=name[5:])
-    losses_axis.set_xlabel("step")
+    losses_axis.set_xlabel("training step")
+    losses_axis.set_ylabel("loss")
     losses_axis.set_title("losses", fontsize=9)
     losses_axis.legend(fontsize=7)
     entropy_axis.plot(steps, [row.get("prior/entropy", np.nan) for row in history])
-    entropy_axis.set_xlabel("step")
+    entropy_axis.set_xlabel("training step")
+    entropy_axis.set_ylabel("entropy (nats)")
+    entropy_axis.ticklabel_format(axis="y", useOffset=False)  # show nats, not "1e-5+2.30"
     entropy_axis.set_title("prior entropy H(P)", fontsize=9)
+
+
+def plot_curves(path: Path, history: list[dict]) -> None:
+    figure, (losses_axis, entropy_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
+    draw_curves(losses_axis, entropy_axis, history)
     _save(figure, path)
 
 
@@ -73,7 +109,8 @@ def _to_display(image: np.ndarray) -> np.ndarray:
     return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
 
 
-def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = None, title: str = "") -> None:
+def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = None,
+                    title: str = "", xlabel: str = "", ylabel: str = "") -> None:
     """images [rows, columns, C, H, W] tiled into one picture, one label per column."""
     rows, columns, channels, height, width = images.shape
     pad = 1
@@ -89,29 +126,47 @@ def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = 
         axis.set_xticks([pad + (width + pad) * c + width / 2 for c in range(columns)], column_labels, fontsize=6, rotation=90)
     else:
         axis.set_xticks([])
+    axis.set_xlabel(xlabel, fontsize=8)
+    axis.set_ylabel(ylabel, fontsize=8)
     axis.set_title(title, fontsize=9)
 
 
-def plot_image_grid(path: Path, images: np.ndarray, column_labels: list[str] | None = None, title: str = "") -> None:
+def plot_image_grid(path: Path, images: np.ndarray, column_labels: list[str] | None = None,
+                    title: str = "", xlabel: str = "", ylabel: str = "") -> None:
     rows, columns = images.shape[:2]
-    figure, axis = plt.subplots(figsize=(max(3.0, 0.45 * columns + 0.5), max(2.5, 0.45 * rows + 0.8)))
-    draw_image_grid(axis, images, column_labels, title)
+    size = (max(3.0, 0.45 * columns + 0.8), max(2.5, 0.45 * rows + 1.2))
+    figure, axis = plt.subplots(figsize=size)
+    draw_image_grid(axis, images, column_labels, title, xlabel, ylabel)
     _save(figure, path)
 
 
-def plot_category_examples(path: Path, images: np.ndarray, categories: np.ndarray, confidence: np.ndarray, prior: np.ndarray, per_category: int = 10) -> None:
-    """One row per category (ordered by prior, empty ones left out): its most
-    confident real items."""
-    order = [k for k in np.argsort(-prior) if (categories == k).any()]
-    grid = np.zeros((len(order), per_category, *images.shape[1:]), dtype=np.float32)
-    for row, category in enumerate(order):
+def draw_category_examples(axis, images: np.ndarray, categories: np.ndarray,
+                           confidence: np.ndarray, prior: np.ndarray,
+                           per_category: int = 10) -> list[int]:
+    """One column per category (ordered by prior, empty ones left out, as in
+    samples.png), its most confident real items down the rows. Returns the columns'
+    categories."""
+    order = [int(k) for k in np.argsort(-prior) if (categories == k).any()]
+    # blank (white) cells where a category has fewer items
+    grid = np.ones((per_category, len(order), *images.shape[1:]), dtype=np.float32)
+    for column, category in enumerate(order):
         members = np.flatnonzero(categories == category)
         chosen = members[np.argsort(-confidence[members])][:per_category]
-        grid[row, : len(chosen)] = images[chosen]
-    figure, axis = plt.subplots(figsize=(0.5 * per_category + 1.5, 0.5 * len(order) + 0.8))
-    draw_image_grid(axis, grid, title="real items per category (most confident first)")
-    height = images.shape[-2]
-    axis.set_yticks([1 + (height + 1) * r + height / 2 for r in range(len(order))], [f"{k}: {prior[k]:.3f}" for k in order], fontsize=6)
+        grid[: len(chosen), column] = images[chosen]
+    draw_image_grid(axis, grid, [f"{k}: {prior[k]:.3f}" for k in order],
+                    "real items per category, argmax Q(x)",
+                    xlabel="category: prior (sorted by prior)",
+                    ylabel="items, most confident first")
+    return order
+
+
+def plot_category_examples(path: Path, images: np.ndarray, categories: np.ndarray,
+                           confidence: np.ndarray, prior: np.ndarray,
+                           per_category: int = 10) -> None:
+    columns = int(sum((categories == k).any() for k in range(len(prior))))
+    size = (max(3.0, 0.45 * columns + 0.8), 0.45 * per_category + 1.2)
+    figure, axis = plt.subplots(figsize=size)
+    draw_category_examples(axis, images, categories, confidence, prior, per_category)
     _save(figure, path)
 
 

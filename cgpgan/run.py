@@ -14,6 +14,7 @@ Layout of a run directory:
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ import torch
 
 from cgpgan.config import Config, load_config, save_config
 from cgpgan.data import build_dataset
-from cgpgan.errors import RunError
+from cgpgan.data.toy2d import read_points_file
+from cgpgan.errors import RunError, RunExists
 from cgpgan.methods import Method, build_method
 from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points, image_quality
 from cgpgan.metrics.images import InceptionFeatures, classify_all, generate_all
@@ -39,6 +41,11 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RunError(f"train.device: {name} requested but CUDA is not available")
     return torch.device(name)
+
+
+class DeadCategoryWarning(UserWarning):
+    """A dead category (prior under LIVE_THRESHOLD) was asked for: the generator has
+    not been trained on it, so its samples may lie off the data."""
 
 
 class Run:
@@ -64,6 +71,12 @@ class Run:
         except Exception as error:  # safetensors raises several types for corrupt files
             raise RunError(f"{run.directory / WEIGHTS}: cannot load weights ({error})") from None
         run.method.eval()
+        metrics = run.directory / "metrics.json"
+        if metrics.is_file():  # the metrics of the last evaluation
+            try:
+                run.metrics = json.loads(metrics.read_text())
+            except json.JSONDecodeError:
+                raise RunError(f"{metrics}: not valid JSON (run evaluate to rewrite it)") from None
         return run
 
     # ------------------------------------------------------------ API
@@ -78,12 +91,18 @@ class Run:
         """n samples from the moving-average generator and their categories [n, L].
 
         With `category`, the first label is fixed to it (other labels from the prior);
-        otherwise all categories are drawn from the prior.
+        otherwise all categories are drawn from the prior. A dead `category` (prior
+        under 1%) gives a DeadCategoryWarning.
         """
         method = self.method
         num_categories = method.prior.num_categories
         if category is not None and not 0 <= category < num_categories:
             raise RunError(f"category {category} out of range: the run has {num_categories} categories")
+        probability = None if category is None else float(self.prior[0, category])
+        if probability is not None and probability < LIVE_THRESHOLD:
+            warnings.warn(f"category {category} is dead (prior {probability:.4f}, under the "
+                          f"{LIVE_THRESHOLD:.0%} live threshold): its samples may lie off the data",
+                          DeadCategoryWarning, stacklevel=3)  # the caller, past torch.no_grad
         generator = torch.Generator(device=method.device).manual_seed(seed)
         one_hot = method.prior.sample(n, generator)
         if category is not None:
@@ -111,35 +130,58 @@ class Run:
         confidence, categories = probabilities.max(dim=2)
         return categories, confidence
 
-    def cluster_data(self, overrides: list[str] | None = None, out: str | Path | None = None) -> dict:
-        """Cluster a data set (the run's own, changed by `data.KEY=VALUE` overrides).
+    def cluster_data(self, overrides: list[str] | None = None, out: str | Path | None = None,
+                     data: str | Path | None = None) -> dict:
+        """Cluster data: the file `data` (images as .npz/.npy for an image run; points of
+        the run's dimension as .npy/.npz/.csv for a 2-D run) or the run's own data set,
+        changed by `data.KEY=VALUE` overrides.
 
-        With `out` (a .csv), writes one row per item (item, category, confidence; one
-        pair per label) and, for images, a grid of examples per category beside it.
-        Returns the categories, confidences and file names.
+        With `out` (a .csv), writes one row per item in the input's order (item, for
+        points their coordinates x0, x1, ..., then category and confidence per label)
+        and, for images, a grid of examples per category beside it. Returns the
+        categories, confidences and file names.
         """
-        overrides = list(overrides or [])
+        items = self._items_to_cluster(list(overrides or []), data)
+        categories, confidence = self.cluster(items)
+        result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
+        if out is None:
+            return result
+        out = Path(out)
+        labels = range(categories.shape[1])
+        points = items.ndim == 2
+        header = ["item", *([f"x{i}" for i in range(items.shape[1])] if points else [])]
+        header += [f"{name}{label}" for label in labels for name in ("category", "confidence")]
+        rows = [",".join(header)]
+        for index in range(len(items)):
+            coordinates = [f"{float(v):.6g}" for v in items[index]] if points else []
+            pairs = [f"{int(categories[index, l])},{float(confidence[index, l]):.4f}" for l in labels]
+            rows.append(",".join([str(index), *coordinates, *pairs]))
+        atomic_write_text(out, "\n".join(rows) + "\n")
+        if not points:
+            examples = out.with_name(out.stem + "_examples.png")
+            plots.plot_category_examples(examples, items.numpy(), categories[:, 0].numpy(),
+                                         confidence[:, 0].numpy(), self.prior[0].numpy())
+            result["examples"] = examples
+        return result
+
+    def _items_to_cluster(self, overrides: list[str], data: str | Path | None) -> torch.Tensor:
         for item in overrides:
             if not item.startswith("data."):
                 raise RunError(f"{item.split('=')[0]}: only data.* keys can be set when clustering")
+        image_run = len(self.info["sample_shape"]) == 3
+        if data is not None:
+            if overrides:
+                raise RunError("cluster: give a data file or data.* settings, not both")
+            data = Path(data)
+            if not image_run:
+                return read_points_file(data, self.info["sample_shape"][0])
+            if data.suffix not in (".npz", ".npy"):
+                raise RunError(f"{data}: images to cluster must be a .npz or .npy file")
+            # the run's own resolution, channels and resizing; every image, in order
+            overrides = ["data.name=npz", f"data.path={data}", "data.max_images=0"]
         config = load_config(self.config.to_dict(), overrides)
         dataset = build_dataset(config.data, config.seed)
-        items = dataset.images if dataset.kind == "images" else dataset.points
-        categories, confidence = self.cluster(items)
-        result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
-        if out is not None:
-            out = Path(out)
-            header = ["item"] + [f"{name}{label}" for label in range(categories.shape[1]) for name in ("category", "confidence")]
-            rows = [",".join(header)]
-            for index in range(len(items)):
-                pairs = [f"{int(categories[index, l])},{float(confidence[index, l]):.4f}" for l in range(categories.shape[1])]
-                rows.append(",".join([str(index), *pairs]))
-            atomic_write_text(out, "\n".join(rows) + "\n")
-            if dataset.kind == "images":
-                examples = out.with_name(out.stem + "_examples.png")
-                plots.plot_category_examples(examples, items.numpy(), categories[:, 0].numpy(), confidence[:, 0].numpy(), self.prior[0].numpy())
-                result["examples"] = examples
-        return result
+        return dataset.images if dataset.kind == "images" else dataset.points
 
     @torch.no_grad()
     def sample_grid(self, rows: int = 8, label: int = 0, seed: int = 0, include_dead: bool = False):
@@ -165,18 +207,27 @@ class Run:
         """Compute the metrics (printed by the CLI), write metrics.json and the plots.
 
         With `inception` (a local Inception-v3 weights file), images also get FID, KID
-        and precision/recall. `dataset` is the run's data set when already loaded."""
+        and precision/recall on min(train.eval_samples, 5000) real and generated images
+        (RunError for other data). `dataset` is the run's data set when already loaded."""
         config = self.config
         if dataset is None:
             dataset = build_dataset(config.data, config.seed)
+        if inception and dataset.kind != "images":
+            raise RunError(
+                "--inception/inception=: FID/KID apply to image runs only; this run's data is"
+                f" {config.data.name} ({'x'.join(map(str, dataset.sample_shape))}-D {dataset.kind})"
+            )
+        extractor = InceptionFeatures(inception) if inception else None  # bad file: fail first
         if dataset.kind == "images":
             metrics = evaluate_images(self.method, dataset, config.train.eval_samples, seed=config.seed)
             if baselines is None:
                 baselines = config.train.eval_baselines
             if baselines and dataset.labels is not None:
                 metrics["baselines"] = baseline_scores(dataset.images, dataset.labels.numpy(), seed=config.seed)
-            if inception:
-                metrics.update(self.image_quality(InceptionFeatures(inception), seed=config.seed, dataset=dataset))
+            if extractor is not None:
+                samples = min(config.train.eval_samples, 5000)
+                quality = self.image_quality(extractor, samples, seed=config.seed, dataset=dataset)
+                metrics.update(quality)
         else:
             metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
         metrics["step"] = self.info.get("step", 0)
@@ -204,8 +255,13 @@ class Run:
         """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
         grid, order = self.sample_grid(rows=rows, label=label, seed=self.config.seed)
         prior = self.prior.numpy()
-        title = f"{self.config.method.name}, step {self.info.get('step', 0)}, label {label} (columns by prior)"
-        plots.plot_image_grid(path, grid.numpy(), [f"{k}: {prior[label, k]:.3f}" for k in order], title)
+        name = plots.label_name(label, len(prior))
+        title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
+        title += f", {name}" if name else ""
+        labels = [f"{k}: {prior[label, k]:.3f}" for k in order]
+        plots.plot_image_grid(path, grid.numpy(), labels, title,
+                              xlabel="category: prior (sorted by prior)",
+                              ylabel="samples (one z per row)")
 
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
@@ -243,7 +299,7 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
         raise RunError(f"{directory}: exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
         if not overwrite:
-            raise RunError(f"{directory}: run directory exists; pass --resume to continue it or --overwrite to replace it")
+            raise RunExists(directory)
         for old in ("metrics.jsonl", "metrics.json", "run.json", str(WEIGHTS)):
             (directory / old).unlink(missing_ok=True)
         for folder in ("tensorboard", "checkpoints", "plots/progress"):

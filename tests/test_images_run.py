@@ -107,3 +107,18 @@ def test_sample_command_keeps_image_shape_in_npz(digits_run, tmp_path):
     assert main(["sample", str(digits_run.directory), "--category", "3", "-n", "6", "--out", str(out)]) == 0
     with np.load(out) as saved:
         assert saved["samples"].shape == (6, 1, 8, 8) and saved["categories"].tolist() == [[3]] * 6
+
+
+def test_cluster_an_image_file_keeps_its_order(digits_run, tmp_path):
+    """`cluster RUN --data FILE`: one row per image, in the file's order, with the
+    category the API gives for the same images."""
+    images = ((digits_run.sample(30, seed=5)[0][:, 0] + 1) * 127.5).clamp(0, 255).to(torch.uint8)
+    np.savez(tmp_path / "new.npz", images=images.numpy()[::-1].copy())
+    out = tmp_path / "new.csv"
+    assert main(["cluster", str(digits_run.directory), "--data", str(tmp_path / "new.npz"), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [int(row["item"]) for row in rows] == list(range(30))
+    expected, _ = Run.load(digits_run.directory).cluster(images.flip(0)[:, None].float() / 127.5 - 1)
+    assert [int(row["category0"]) for row in rows] == expected[:, 0].tolist()
+    with pytest.raises(RunError, match="must be a .npz or .npy"):
+        Run.load(digits_run.directory).cluster_data(data=out)

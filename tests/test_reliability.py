@@ -257,3 +257,98 @@ def test_bad_data_never_touches_an_existing_run_directory(tmp_path, capsys):
     code = main(["train", "digits", "--out", str(run.directory), "--overwrite", "--set", "data.name=npz", "--set", f"data.path={tmp_path / 'missing.npz'}"])
     assert code == 2 and "does not exist" in capsys.readouterr().err
     assert files == {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}
+
+
+SMALL_2D = ["--set", "network.hidden_dim=16", "--set", "train.batch_size=16",
+            "--set", "train.eval_samples=500", "--set", "data.num_samples=2000",
+            "--set", "train.log_every=1"]
+
+
+@pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_run(
+        signal_number, exit_code, tmp_path):
+    """No periodic checkpoint is due (every 1,000 steps); the signal arrives at a random
+    step; the run writes a checkpoint of the step it finished, exits 130/143, says how
+    to resume, and resuming ends bitwise equal to a run never interrupted."""
+    directory = tmp_path / "run"
+    overrides = ["--set", "train.steps=300", *SMALL_2D]
+    command = [sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(directory),
+               "--quiet", *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    at_least = random.Random(signal_number).randint(5, 60)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    log, deadline = directory / "metrics.jsonl", time.time() + 120
+    while (not log.is_file() or len(log.read_text().splitlines()) < at_least) and time.time() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.005)
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == exit_code, stderr
+    stopped_at = json.loads((directory / "run.json").read_text())["step"]
+    assert at_least <= stopped_at < 300
+    assert checkpoint.checkpoint_steps(directory) == [stopped_at]
+    assert f"stopped at step {stopped_at}" in stderr and f"train --resume {directory}" in stderr
+    resumed = subprocess.run([sys.executable, "-m", "cgpgan", "train", "--resume", str(directory),
+                              "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {directory} from step {stopped_at} of 300" in resumed.stderr
+    whole = tmp_path / "whole"
+    subprocess.run([*command[:5], "--out", str(whole), "--quiet", *overrides], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    assert_bitwise_equal(weights(whole), weights(directory))
+    final = checkpoint.latest_checkpoint(directory)[1]
+    assert_bitwise_equal(checkpoint.latest_checkpoint(whole)[1], final)
+
+
+def test_every_saved_state_of_a_resumed_run_equals_the_uninterrupted_runs(tmp_path):
+    """Checkpoints too, the global random state included, even when the two runs start
+    from different global random states (as separate processes do)."""
+    overrides = ["train.steps=12", "train.checkpoint_every=4"]
+    torch.manual_seed(1)
+    train(tiny("cgpgan", *overrides), tmp_path / "whole", progress=False, evaluate=False)
+    torch.manual_seed(2)
+    train(tiny("cgpgan", *overrides, "train.stop_after=6"), tmp_path / "split", progress=False,
+          evaluate=False)
+    torch.manual_seed(3)
+    train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
+    for step in (8, 12):
+        whole, _ = checkpoint.load_checkpoint(tmp_path / "whole", step)
+        split, _ = checkpoint.load_checkpoint(tmp_path / "split", step)
+        assert_bitwise_equal(whole, split)
+
+
+def test_a_finished_run_is_extended_by_raising_its_steps(tmp_path, capsys):
+    overrides = ["train.checkpoint_every=4"]
+    train(tiny("cgpgan", "train.steps=12", *overrides), tmp_path / "whole", progress=False)
+    directory = tmp_path / "short"
+    train(tiny("cgpgan", "train.steps=6", *overrides), directory, progress=False)
+    capsys.readouterr()
+    # settings that would change what the run has learnt are refused, naming the key
+    assert main(["train", "--resume", str(directory), "--set", "method.lambda_cgp=5"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "method.lambda_cgp: cannot be changed when resuming" in error
+    assert main(["train", "--resume", str(directory), "--set", "train.steps=4"]) == 2
+    assert "already at step 6" in capsys.readouterr().err
+    assert main(["train", "--resume", str(directory), "--quiet", "--set", "train.steps=12"]) == 0
+    assert "resuming" in capsys.readouterr().err
+    assert_bitwise_equal(weights(tmp_path / "whole"), weights(directory))
+    assert load_config(directory / "config.yaml").train.steps == 12
+    assert json.loads((directory / "metrics.json").read_text())["step"] == 12
+
+
+def test_resuming_a_run_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, capsys):
+    directory = tmp_path / "run"
+    train(tiny("cgpgan", "train.steps=4", "train.stop_after=2"), directory, progress=False,
+          evaluate=False)
+    for path in (directory / "checkpoints").iterdir():
+        path.unlink()
+    capsys.readouterr()
+    train(None, directory, resume=True, progress=False, evaluate=False)
+    assert "has no checkpoint yet; training it from step 0" in capsys.readouterr().err
+
+
+def test_a_stopped_run_records_its_step(tmp_path):
+    directory = tmp_path / "run"
+    train(tiny("cgpgan", "train.steps=8", "train.stop_after=3"), directory, progress=False)
+    assert json.loads((directory / "run.json").read_text())["step"] == 3

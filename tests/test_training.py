@@ -1,6 +1,7 @@
 """End-to-end: a short 2-D run, its run directory, loading, sampling, the CLI."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -49,11 +50,14 @@ def test_run_directory_holds_config_metrics_weights_and_pictures(trained_run):
 
 def test_loaded_run_reproduces_samples_without_data(trained_run):
     loaded = Run.load(trained_run.directory, device="cpu")
-    first, categories = loaded.sample(50, category=3, seed=7)
-    again, _ = trained_run.sample(50, category=3, seed=7)
+    live = int(loaded.prior[0].argmax())
+    first, categories = loaded.sample(50, category=live, seed=7)
+    again, _ = trained_run.sample(50, category=live, seed=7)
     assert torch.equal(first, again)
-    assert (categories[:, 0] == 3).all()
+    assert (categories[:, 0] == live).all()
     assert torch.equal(loaded.prior, trained_run.prior)
+    # the metrics of its last evaluation come with it
+    assert loaded.metrics == json.loads((trained_run.directory / "metrics.json").read_text())
     with pytest.raises(RunError, match="out of range"):
         loaded.sample(5, category=8)
 
@@ -118,3 +122,74 @@ def test_every_method_trains_and_evaluates(name, tmp_path):
 def test_python_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "cgpgan", "presets"], capture_output=True, text=True, check=True)
     assert "gaussians2d" in result.stdout.split()
+
+
+def test_cluster_points_from_a_file_keeps_order_and_coordinates(trained_run, tmp_path, capsys):
+    points = np.array([[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0], [-2.1, 1.9]])
+    np.savez(tmp_path / "points.npz", points=points)
+    np.savetxt(tmp_path / "points.csv", points, delimiter=",", header="x0,x1", comments="")
+    expected, _ = trained_run.cluster(torch.tensor(points, dtype=torch.float32))
+    for name in ("points.npz", "points.csv"):
+        out = tmp_path / f"{name}.out.csv"
+        assert main(["cluster", str(trained_run.directory), "--data", str(tmp_path / name), "--out", str(out)]) == 0
+        table = np.loadtxt(out, delimiter=",", skiprows=1)
+        assert out.read_text().splitlines()[0] == "item,x0,x1,category0,confidence0"
+        assert table.shape == (5, 5) and (table[:, 0] == np.arange(5)).all()
+        np.testing.assert_allclose(table[:, 1:3], points, atol=1e-5)
+        assert (table[:, 3] == expected[:, 0].numpy()).all()
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 3)))
+    assert main(["cluster", str(trained_run.directory), "--data", str(tmp_path / "wrong.npy"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "expected points of shape [N, 2], got [4, 3]" in capsys.readouterr().err
+    # without --data: the run's own points, with their coordinates
+    assert main(["cluster", str(trained_run.directory), "--set", "data.num_samples=50", "--out", str(tmp_path / "own.csv")]) == 0
+    assert np.loadtxt(tmp_path / "own.csv", delimiter=",", skiprows=1).shape == (50, 5)
+
+
+def test_the_api_speaks_python_and_the_cli_speaks_flags(trained_run, capsys):
+    with pytest.raises(RunError, match="resume=True.*overwrite=True"):
+        train(load_config("gaussians2d", ["train.steps=2"]), trained_run.directory, progress=False)
+    assert main(["train", "gaussians2d", "--out", str(trained_run.directory), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "--resume" in error and "--overwrite" in error and "resume=True" not in error
+
+
+def test_printed_metrics_show_live_categories_by_prior_and_count_dead_ones():
+    from cgpgan.metrics.summary import format_metrics
+
+    metrics = {"live_categories": 2, "prior_entropy": 0.6931471805599453, "mode_kl": 0.000123456,
+               "prior": [0.3, 0.0, 0.7, 0.001], "category_purity": [0.9, 0.814, 1.0, 0.5],
+               "category_mode": [1, 0, 2, 3]}
+    text = format_metrics(metrics)
+    assert re.search(r"prior_entropy +0.6931\n", text) and "0.000123" in text
+    rows = [line.split() for line in text.splitlines() if line.startswith("  ") and line.split()[0].isdigit()]
+    assert [row[0] for row in rows] == ["2", "0"]  # live only, by prior
+    assert "dead categories (prior < 1%): 2 (1, 3)" in text and "0.814" not in text
+
+
+def test_threads_follow_the_work_and_explicit_choices(monkeypatch):
+    from cgpgan.training.threads import choose_threads, usable_cores
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert choose_threads(load_config("gaussians2d")) == (1, "small network")
+    assert choose_threads(load_config("digits")) == (usable_cores(), "convolutional network")
+    assert choose_threads(load_config("digits", ["train.threads=3"])) == (3, "train.threads")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert choose_threads(load_config("gaussians2d")) == (2, "OMP_NUM_THREADS")
+    assert choose_threads(load_config("gaussians2d", ["train.threads=1"]))[0] == 1
+
+
+def test_training_uses_the_chosen_threads_and_gives_back_the_callers(monkeypatch, tmp_path):
+    from cgpgan.training.loop import Trainer
+
+    seen, one_step = [], Trainer._one_step
+
+    def recording_step(self):
+        seen.append(torch.get_num_threads())
+        one_step(self)
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(Trainer, "_one_step", recording_step)
+    before = torch.get_num_threads()
+    train(tiny("cgpgan", "train.steps=2", "train.threads=2"), tmp_path / "run", progress=False,
+          evaluate=False)
+    assert seen == [2, 2] and torch.get_num_threads() == before

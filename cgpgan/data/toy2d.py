@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import math
+import zipfile
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from cgpgan.config import DataConfig
+from cgpgan.errors import DataError
 
 
 class PointDataset:
@@ -99,3 +104,65 @@ def build_point_dataset(config: DataConfig, seed: int) -> PointDataset:
     if config.name == "gaussian_mixture":
         return GaussianMixture(config.centers, config.probabilities, config.std, config.num_samples, generator)
     return DoubleSpiral(config.spiral_turns, config.spiral_noise, config.num_samples, generator)
+
+
+def read_points_file(path: str | Path, dimension: int) -> torch.Tensor:
+    """Points [N, dimension] from a `.npy`, a `.npz` (its `points` array, or its only one)
+    or a `.csv` (numbers; a header row is skipped, and its `x0`, `x1`, ... columns are
+    used when it names them), in the file's order."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.suffix == ".csv":
+        array = _read_points_csv(path, dimension)
+    elif path.suffix in (".npy", ".npz"):
+        array = _read_points_array(path)
+    else:
+        raise DataError(f"{path}: points must be a .csv, .npy or .npz file")
+    if array.ndim != 2 or array.shape[1] != dimension:
+        raise DataError(f"{path}: expected points of shape [N, {dimension}], got {list(array.shape)}")
+    if len(array) == 0:
+        raise DataError(f"{path}: holds no points")
+    if not np.isfinite(array).all():
+        raise DataError(f"{path}: holds NaN or infinite values")
+    return torch.as_tensor(array, dtype=torch.float32)
+
+
+def _read_points_array(path: Path) -> np.ndarray:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    if isinstance(loaded, np.ndarray):
+        return loaded.astype(np.float64)
+    with loaded:
+        names = loaded.files
+        if "points" in names:
+            return loaded["points"].astype(np.float64)
+        if len(names) == 1:
+            return loaded[names[0]].astype(np.float64)
+        raise DataError(f"{path}: the .npz has no 'points' array (has: {', '.join(names) or 'nothing'})")
+
+
+def _read_points_csv(path: Path, dimension: int) -> np.ndarray:
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    columns = list(range(dimension))
+    if rows and not _is_number(rows[0][0]):  # a header
+        header = [name.strip() for name in rows.pop(0)]
+        named = [f"x{i}" for i in range(dimension)]
+        if all(name in header for name in named):
+            columns = [header.index(name) for name in named]
+    try:
+        return np.array([[float(row[i]) for i in columns] for row in rows], dtype=np.float64)
+    except (ValueError, IndexError):
+        raise DataError(f"{path}: every row must hold {dimension} numbers "
+                        f"(or the columns x0..x{dimension - 1} named in a header)") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -3,7 +3,6 @@ its gradient penalty is on real data (SPEC.md section 1, "VCAGAN")."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from cgpgan import losses

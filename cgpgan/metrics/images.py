@@ -113,6 +113,14 @@ def baseline_scores(images: torch.Tensor, labels: np.ndarray, seed: int = 0, com
 # ---------------------------------------------------------------- image quality
 
 
+class _Features(torch.nn.Identity):
+    """Precomputed features as the 'extractor' of torchmetrics' FID and KID."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+
 @torch.no_grad()
 def extract_features(extractor: torch.nn.Module, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
     device = next(extractor.parameters(), torch.empty(0)).device
@@ -127,21 +135,21 @@ def image_quality(real: torch.Tensor, fake: torch.Tensor, extractor: torch.nn.Mo
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    real01, fake01 = (real + 1) / 2, (fake + 1) / 2
-    size = tuple(real.shape[1:])
-    fid = FrechetInceptionDistance(feature=extractor, normalize=True, input_img_size=size)
-    subset = min(1000, len(real01), len(fake01))
-    kid = KernelInceptionDistance(feature=extractor, normalize=True, subset_size=subset)
-    for start in range(0, max(len(real01), len(fake01)), 250):
-        for images, is_real in ((real01[start : start + 250], True), (fake01[start : start + 250], False)):
-            if len(images):
-                fid.update(images, real=is_real)
-                kid.update(images, real=is_real)
+    real_features = extract_features(extractor, (real + 1) / 2)
+    fake_features = extract_features(extractor, (fake + 1) / 2)
+    # the metrics get the features through an identity: the extractor runs once per image
+    features = _Features(real_features.shape[1])
+    fid = FrechetInceptionDistance(feature=features)
+    kid = KernelInceptionDistance(
+        feature=features, subset_size=min(1000, len(real_features), len(fake_features))
+    )
+    for metric in (fid, kid):
+        metric.update(real_features, real=True)
+        metric.update(fake_features, real=False)
     with torch.random.fork_rng(devices=[]):  # KID draws its subsets from the global generator
         torch.manual_seed(seed)
         kid_mean, kid_std = kid.compute()
-    real_features = extract_features(extractor, real01).numpy()
-    fake_features = extract_features(extractor, fake01).numpy()
+    real_features, fake_features = real_features.numpy(), fake_features.numpy()
     return {
         "fid": float(fid.compute()),
         "kid": float(kid_mean),
@@ -153,30 +161,21 @@ def image_quality(real: torch.Tensor, fake: torch.Tensor, extractor: torch.nn.Mo
 
 class InceptionFeatures(torch.nn.Module):
     """Inception-v3 pool features (2048) of images in [0, 1], from a local weights file
-    (the `pt_inception-2015-12-05` file that torch-fidelity downloads elsewhere)."""
+    (`weights-inception-2015-12-05-6726825d.pth`, the file torch-fidelity and pytorch-fid
+    download elsewhere); the network is `cgpgan.metrics.inception`, torch only."""
+
+    num_features = 2048
 
     def __init__(self, weights_path: str):
         super().__init__()
-        from pathlib import Path
+        from cgpgan.metrics.inception import load_fid_inception
 
-        from cgpgan.errors import RunError
-
-        if not Path(weights_path).is_file():
-            raise RunError(f"Inception weights not found: {weights_path} (FID needs a local copy; none can be downloaded here)")
-        try:
-            from torchmetrics.image.fid import NoTrainInceptionV3
-        except ImportError:
-            raise RunError("FID with Inception needs torchmetrics") from None
-        try:
-            self.model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights_path))
-        except ModuleNotFoundError:
-            raise RunError("FID with Inception needs torch-fidelity: pip install torch-fidelity") from None
-        self.num_features = 2048
+        self.model = load_fid_inception(weights_path)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1] == 1:
             images = images.repeat(1, 3, 1, 1)
-        return self.model((images * 255).round().to(torch.uint8)).flatten(1)
+        return self.model((images * 255).round().clamp(0, 255))  # 8-bit levels, as FID expects
 
 
 def _manifold_coverage(reference: np.ndarray, queries: np.ndarray, neighbours: int) -> float:

@@ -2,14 +2,16 @@
 the method for `(phase, loss)` pairs and steps the optimiser of each phase.
 
 All training state (weights, optimisers, prior, moving averages, random generators)
-is checkpointed every `train.checkpoint_every` steps, so `train(..., resume=True)`
-continues a stopped or crashed run exactly where its last checkpoint left it.
+is checkpointed every `train.checkpoint_every` steps and when SIGINT or SIGTERM stops the
+run, so `train(..., resume=True)` continues a stopped, interrupted or crashed run exactly
+where its last checkpoint left it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +19,21 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from cgpgan.config import Config, TrainConfig
+from cgpgan.config import Config, TrainConfig, save_config
 from cgpgan.data import build_dataset
-from cgpgan.errors import RunError, TrainingDiverged
+from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
 from cgpgan.run import Run, new_run, open_run
-from cgpgan.storage import atomic_write_text
+from cgpgan.storage import atomic_write_text, write_json
 from cgpgan.training import checkpoint, stats
+from cgpgan.training.signals import stop_on_signals
+from cgpgan.training.threads import cpu_threads
+
+# settings that change how a run is trained further or recorded, not what it has learnt
+RESUMABLE_KEYS = (
+    "train.steps", "train.stop_after", "train.log_every", "train.eval_every",
+    "train.eval_samples", "train.eval_baselines", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.device", "train.threads", "train.divergence_retries",
+)
 
 
 def make_optimizer(parameters, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
@@ -54,10 +65,12 @@ class Trainer:
         self.rollbacks = 0
         self.best: dict = {}  # {"step", "value"} of the best checkpoint by train.best_metric
         self.last_row: dict = {}
+        self.last_checkpoint: Path | None = None
 
     # ------------------------------------------------------------ state
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self) -> Path:
+        """Write the checkpoint of the current step; returns its JSON path."""
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
         metric = self.config.train.best_metric
@@ -67,9 +80,10 @@ class Trainer:
             if not self.best or better(value, self.best["value"]) == value:
                 self.best = {"step": self.step, "value": value, "metric": metric}
         meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best, config=self.config.to_dict())
-        checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
+        self.last_checkpoint = checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
         keep = {self.best["step"]} if self.best else set()
         checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
+        return self.last_checkpoint
 
     def restore_latest(self) -> bool:
         """Load the newest good checkpoint; False when there is none."""
@@ -88,7 +102,10 @@ class Trainer:
     # ------------------------------------------------------------ loop
 
     def train(self, progress: bool = True) -> bool:
-        """Train up to `train.steps` (or `train.stop_after`); True when finished."""
+        """Train up to `train.steps` (or `train.stop_after`); True when finished.
+
+        SIGINT or SIGTERM stops it after the current step with a checkpoint of that step
+        and raises TrainingInterrupted."""
         config = self.config.train
         stop = min(config.steps, config.stop_after) if config.stop_after else config.steps
         _truncate_log(self.run.directory / "metrics.jsonl", self.step)
@@ -96,8 +113,20 @@ class Trainer:
         stats.collect()  # drop anything reported before
         self.method.train()
         bar = tqdm(total=stop, initial=self.step, desc=f"train {self.config.method.name}", disable=not progress, dynamic_ncols=True)
-        started = time.perf_counter()
         log = open(self.run.directory / "metrics.jsonl", "a")
+        with stop_on_signals() as request:
+            try:
+                self._loop(stop, bar, log, writer, request)
+            finally:
+                bar.close()
+                if writer is not None:
+                    writer.close()
+        self.method.eval()
+        return self.step >= config.steps
+
+    def _loop(self, stop: int, bar, log, writer, request) -> None:
+        config = self.config.train
+        started = time.perf_counter()
         try:
             while self.step < stop:
                 try:
@@ -112,17 +141,14 @@ class Trainer:
                 row = self._log(log, writer)
                 if row:
                     bar.set_postfix(_progress_fields(row), refresh=False)
-                if self.step % config.checkpoint_every == 0 or self.step == stop:
+                if self.step % config.checkpoint_every == 0 or self.step == stop or request.requested:
                     self.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
                     self.save_checkpoint()
+                if request.requested:  # the checkpoint of this step was just written
+                    raise TrainingInterrupted(request.signal_number, self.step, self.last_checkpoint)
         finally:
             log.close()
-            bar.close()
-            if writer is not None:
-                writer.close()
-        self.method.eval()
-        return self.step >= config.steps
 
     def _one_step(self) -> None:
         method, step = self.method, self.step
@@ -168,38 +194,88 @@ class Trainer:
         return row
 
 
-def train(config: Config | None, out: str | Path, overwrite: bool = False, progress: bool = True, evaluate: bool = True, resume: bool = False) -> Run:
+def train(config: Config | None, out: str | Path, overwrite: bool = False, progress: bool = True,
+          evaluate: bool = True, resume: bool = False) -> Run:
     """Train `config` into the run directory `out`; returns the Run.
 
-    With `resume`, `out` is an existing run directory: its config is used and training
-    continues from its last checkpoint. A run stopped by `train.stop_after` is returned
-    unevaluated (resume it to finish).
+    With `resume`, `out` is an existing run directory and training continues from its
+    last checkpoint with the run's own config, or with `config` when only the settings in
+    RESUMABLE_KEYS differ (e.g. more `train.steps` to extend a finished run). A run
+    stopped by `train.stop_after` is returned unevaluated (resume it to finish); one
+    stopped by SIGINT/SIGTERM raises TrainingInterrupted after writing a checkpoint.
     """
     out = Path(out)
     if resume:
         run = open_run(out)
-        run.config.train.stop_after = 0  # an interruption happens once: resuming runs to the end
+        run.config = _resumed_config(run.config, config)
         dataset = build_dataset(run.config.data, run.config.seed)
     else:
         if config is None:
             raise RunError("train: give a config, or resume an existing run directory")
         dataset = build_dataset(config.data, config.seed)  # bad data fails before the directory is touched
         run = new_run(out, config, dataset.sample_shape, overwrite)
-    trainer = Trainer(run, dataset)
-    if resume:
-        checkpoint.remove_orphans(out)
-        trainer.restore_latest()
-        if trainer.step >= run.config.train.steps and (out / "metrics.json").is_file():
-            raise RunError(f"{out}: already trained to step {trainer.step} of {run.config.train.steps}; nothing to resume")
-    finished = trainer.train(progress)
+    with cpu_threads(run.config):
+        trainer = Trainer(run, dataset)
+        if resume:
+            _restore_for_resume(trainer)
+        else:
+            torch.manual_seed(run.config.seed)  # so that every saved state is the same on a rerun
+        try:
+            finished = trainer.train(progress)
+        except TrainingInterrupted as interrupted:
+            _record_progress(run, trainer)
+            print(f"cgpgan: stopped at step {trainer.step}; checkpoint {interrupted.checkpoint}",
+                  file=sys.stderr)
+            raise
+        _record_progress(run, trainer)
+        if not finished:
+            return run
+        run.save()
+        if evaluate:
+            run.metrics = run.evaluate(dataset=dataset)
+    return run
+
+
+def _resumed_config(saved: Config, wanted: Config | None) -> Config:
+    """The config a resumed run trains with: the saved one (an interruption by
+    `train.stop_after` happens once), or `wanted` if it changes only RESUMABLE_KEYS."""
+    if wanted is None:
+        saved.train.stop_after = 0
+        return saved
+    before, after = saved.to_flat_dict(), wanted.to_flat_dict()
+    for key, value in after.items():
+        if before.get(key) != value and key not in RESUMABLE_KEYS:
+            raise ConfigError(
+                f"{key}: cannot be changed when resuming (it would change what the run has "
+                f"learnt; {before.get(key)!r} -> {value!r}); settings that can be changed: "
+                + ", ".join(RESUMABLE_KEYS)
+            )
+    return wanted
+
+
+def _restore_for_resume(trainer: Trainer) -> None:
+    """Load the newest checkpoint, refuse what cannot be resumed, and say where it goes on."""
+    run, out = trainer.run, trainer.run.directory
+    checkpoint.remove_orphans(out)
+    if trainer.restore_latest():
+        print(f"cgpgan: resuming {out} from step {trainer.step} of {run.config.train.steps}",
+              file=sys.stderr)
+    else:
+        print(f"cgpgan: {out} has no checkpoint yet; training it from step 0", file=sys.stderr)
+    steps = run.config.train.steps
+    if trainer.step > steps:
+        raise ConfigError(f"train.steps: the run is already at step {trainer.step}, got {steps}")
+    if trainer.step == steps and (out / "metrics.json").is_file():
+        raise RunError(f"{out}: already trained to step {steps} of {steps}; nothing to resume "
+                       "(raise train.steps to train it further)")
+    save_config(run.config, out / "config.yaml")
+
+
+def _record_progress(run: Run, trainer: Trainer) -> None:
+    """run.json says how far training got, also when it stopped early."""
     run.info["step"] = trainer.step
     run.info["train_seconds"] = round(trainer.train_seconds, 2)
-    if not finished:
-        return run
-    run.save()
-    if evaluate:
-        run.metrics = run.evaluate(dataset=dataset)
-    return run
+    write_json(run.directory / "run.json", run.info)
 
 
 def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
