@@ -3,5 +3,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 bash "$root/scripts/setup.sh"
-export CGPGAN_COMMAND="${CGPGAN_COMMAND:-$0}"  # printed in the commands it suggests
+# the commands it suggests (e.g. how to resume) are printed in the form the user typed
+case "$0" in
+  */*) export CGPGAN_COMMAND="${CGPGAN_COMMAND:-$0}" ;;
+  *) export CGPGAN_COMMAND="${CGPGAN_COMMAND:-bash $0}" ;;  # `bash cgpgan.sh ...`
+esac
 exec "$root/.venv/bin/python" -m cgpgan "$@"

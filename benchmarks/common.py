@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgpgan.training.threads import usable_cores
+from cgpgan.threads import choose_threads, usable_cores
 
 
 @dataclass
@@ -96,7 +96,9 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     to_train = [index for index, metrics in enumerate(results) if metrics is None]
     share = max(1, usable_cores() // max(1, min(workers, len(to_train))))
     for index in to_train:  # parallel jobs each get their share of the cores, not all of them
-        jobs[index] = dataclasses.replace(jobs[index], threads=jobs[index].threads or share)
+        job = jobs[index]
+        automatic, _ = choose_threads(job_config(job))  # e.g. 1 for 2-D: more gains nothing
+        jobs[index] = dataclasses.replace(job, threads=job.threads or min(share, automatic))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for index, metrics in zip(to_train, pool.map(run_job, [jobs[index] for index in to_train])):
             results[index] = metrics

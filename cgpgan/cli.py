@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cgpgan: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except TrainingInterrupted as interrupted:
-        if interrupted.checkpoint is not None:
-            print(f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
-                  file=sys.stderr)
+        print(f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
+              file=sys.stderr)
         return interrupted.exit_code
     except KeyboardInterrupt:
         print("cgpgan: interrupted", file=sys.stderr)
@@ -52,14 +52,21 @@ def command() -> str:
     wrapper = os.environ.get("CGPGAN_COMMAND")  # set by cgpgan.sh
     if wrapper:
         return wrapper
-    if Path(sys.argv[0]).name == "__main__.py":
-        python = Path(sys.executable)
-        try:
-            python = python.relative_to(Path.cwd())
-        except ValueError:
-            pass
-        return f"{python} -m cgpgan"
-    return "cgpgan"
+    started = Path(sys.argv[0])
+    if started.name == "__main__.py":
+        return f"{_as_typed(Path(sys.executable))} -m cgpgan"
+    on_path = shutil.which("cgpgan")
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "cgpgan"
+    return _as_typed(started)  # e.g. .venv/bin/cgpgan, not on PATH
+
+
+def _as_typed(path: Path) -> str:
+    """`path` relative to the working folder when inside it, else absolute."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--set", dest="overrides", action="append", default=[],
                          metavar="data.KEY=VALUE", help=(
                              "or change the run's own data set, e.g. --set data.max_images=500 "
-                             "(repeatable)"))
+                             "(images) or --set data.num_samples=500 (2-D) (repeatable)"))
     cluster.add_argument("--out", required=True, help=(
         "output .csv, one row per item in the input's order: item, the coordinates for "
         "points, category and confidence per label; for images a grid of examples per "
@@ -165,9 +172,11 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from cgpgan.run import Run
+    from cgpgan.threads import cpu_threads
 
     run = Run.load(args.run_dir, device=args.device)
-    _print_metrics(run.evaluate(inception=args.inception))
+    with cpu_threads(run.config):  # as many threads as its training had
+        _print_metrics(run.evaluate(inception=args.inception))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0
 
@@ -225,9 +234,7 @@ def _draw_samples(run, out: Path, samples, categories, category: int | None) -> 
 
     prior = run.prior.numpy()
     samples, categories = samples.numpy(), categories.numpy()
-    name = plots.label_name(0, len(prior))
-    title = f"{run.config.method.name}, step {run.info.get('step', 0)}"
-    title += f", {name}" if name else ""
+    title = plots.run_title(run.config.method.name, run.info.get("step", 0), 0, len(prior))
     if category is not None:
         title += f": category {category} (prior {prior[0, category]:.3f})"
     else:
@@ -251,9 +258,8 @@ def _draw_samples(run, out: Path, samples, categories, category: int | None) -> 
     for column, k in enumerate(order):
         members = samples[categories == k][:rows]
         grid[: len(members), column] = members
-    labels = [f"{k}: {prior[0, k]:.3f}" for k in order]
-    plots.plot_image_grid(out, grid, labels, title,
-                          xlabel="category: prior (sorted by prior)", ylabel="samples")
+    plots.plot_image_grid(out, grid, plots.category_labels(prior[0], order), title,
+                          xlabel=plots.CATEGORY_AXIS, ylabel="samples")
     return sum(min(rows, int((categories == k).sum())) for k in order)
 
 
@@ -267,7 +273,8 @@ def _cluster(args) -> int:
         raise RunError(f"--out: folder {out.parent} does not exist")
     run = Run.load(args.run_dir, device=args.device)
     result = run.cluster_data(args.overrides, out, data=args.data)
-    print(f"wrote {result['items']} assignments to {out}" + (f" and examples to {result['examples']}" if result.get("examples") else ""))
+    examples = f" and examples to {result['examples']}" if result.get("examples") else ""
+    print(f"wrote {result['items']} assignments to {out}{examples}")
     return 0
 
 

@@ -44,6 +44,20 @@ def plot_samples_2d(path: Path, real, samples, categories, prior, title: str = "
     _save(figure, path)
 
 
+CATEGORY_AXIS = "category: prior (sorted by prior)"
+
+
+def category_labels(prior: np.ndarray, order) -> list[str]:
+    """Column labels of a category grid: `k: P(C = k)`."""
+    return [f"{k}: {prior[k]:.3f}" for k in order]
+
+
+def run_title(method: str, step: int, label: int = 0, num_labels: int = 1) -> str:
+    """`method, step N`, with the label named when there are several."""
+    name = label_name(label, num_labels)
+    return f"{method}, step {step}" + (f", {name}" if name else "")
+
+
 def label_name(label: int, num_labels: int) -> str:
     """How pictures name a label: nothing when there is one, else its index (from 0, as
     in file names and CSV columns) and the range."""
@@ -153,9 +167,8 @@ def draw_category_examples(axis, images: np.ndarray, categories: np.ndarray,
         members = np.flatnonzero(categories == category)
         chosen = members[np.argsort(-confidence[members])][:per_category]
         grid[: len(chosen), column] = images[chosen]
-    draw_image_grid(axis, grid, [f"{k}: {prior[k]:.3f}" for k in order],
-                    "real items per category, argmax Q(x)",
-                    xlabel="category: prior (sorted by prior)",
+    draw_image_grid(axis, grid, category_labels(prior, order),
+                    "real items per category, argmax Q(x)", xlabel=CATEGORY_AXIS,
                     ylabel="items, most confident first")
     return order
 

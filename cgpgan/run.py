@@ -13,6 +13,7 @@ Layout of a run directory:
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -147,16 +148,8 @@ class Run:
         if out is None:
             return result
         out = Path(out)
-        labels = range(categories.shape[1])
         points = items.ndim == 2
-        header = ["item", *([f"x{i}" for i in range(items.shape[1])] if points else [])]
-        header += [f"{name}{label}" for label in labels for name in ("category", "confidence")]
-        rows = [",".join(header)]
-        for index in range(len(items)):
-            coordinates = [f"{float(v):.6g}" for v in items[index]] if points else []
-            pairs = [f"{int(categories[index, l])},{float(confidence[index, l]):.4f}" for l in labels]
-            rows.append(",".join([str(index), *coordinates, *pairs]))
-        atomic_write_text(out, "\n".join(rows) + "\n")
+        write_assignments(out, items if points else None, categories, confidence)
         if not points:
             examples = out.with_name(out.stem + "_examples.png")
             plots.plot_category_examples(examples, items.numpy(), categories[:, 0].numpy(),
@@ -169,6 +162,7 @@ class Run:
             if not item.startswith("data."):
                 raise RunError(f"{item.split('=')[0]}: only data.* keys can be set when clustering")
         image_run = len(self.info["sample_shape"]) == 3
+        config = load_config(self.config.to_dict(), overrides)
         if data is not None:
             if overrides:
                 raise RunError("cluster: give a data file or data.* settings, not both")
@@ -178,8 +172,7 @@ class Run:
             if data.suffix not in (".npz", ".npy"):
                 raise RunError(f"{data}: images to cluster must be a .npz or .npy file")
             # the run's own resolution, channels and resizing; every image, in order
-            overrides = ["data.name=npz", f"data.path={data}", "data.max_images=0"]
-        config = load_config(self.config.to_dict(), overrides)
+            config.data.name, config.data.path, config.data.max_images = "npz", str(data), 0
         dataset = build_dataset(config.data, config.seed)
         return dataset.images if dataset.kind == "images" else dataset.points
 
@@ -214,7 +207,7 @@ class Run:
             dataset = build_dataset(config.data, config.seed)
         if inception and dataset.kind != "images":
             raise RunError(
-                "--inception/inception=: FID/KID apply to image runs only; this run's data is"
+                "inception: FID/KID apply to image runs only; this run's data is"
                 f" {config.data.name} ({'x'.join(map(str, dataset.sample_shape))}-D {dataset.kind})"
             )
         extractor = InceptionFeatures(inception) if inception else None  # bad file: fail first
@@ -255,13 +248,10 @@ class Run:
         """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
         grid, order = self.sample_grid(rows=rows, label=label, seed=self.config.seed)
         prior = self.prior.numpy()
-        name = plots.label_name(label, len(prior))
-        title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
-        title += f", {name}" if name else ""
-        labels = [f"{k}: {prior[label, k]:.3f}" for k in order]
-        plots.plot_image_grid(path, grid.numpy(), labels, title,
-                              xlabel="category: prior (sorted by prior)",
-                              ylabel="samples (one z per row)")
+        title = plots.run_title(self.config.method.name, self.info.get("step", 0), label,
+                                len(prior))
+        plots.plot_image_grid(path, grid.numpy(), plots.category_labels(prior[label], order),
+                              title, xlabel=plots.CATEGORY_AXIS, ylabel="samples (one z per row)")
 
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
@@ -291,6 +281,27 @@ class Run:
         (self.directory / WEIGHTS).parent.mkdir(parents=True, exist_ok=True)
         save_tensors(self.directory / WEIGHTS, self.method.state_dict())
         write_json(self.directory / "run.json", self.info)
+
+
+def write_assignments(path: Path, points: torch.Tensor | None, categories: torch.Tensor,
+                      confidence: torch.Tensor) -> None:
+    """The CSV of `cluster`: one row per item in order (item, the coordinates of points,
+    then category and confidence per label), written atomically."""
+    columns = [np.arange(len(categories))[:, None]]
+    header = ["item"]
+    formats = ["%d"]
+    if points is not None:
+        columns.append(points.double().numpy())
+        header += [f"x{i}" for i in range(points.shape[1])]
+        formats += ["%.9g"] * points.shape[1]  # float32 round-trips with 9 digits
+    for label in range(categories.shape[1]):
+        columns += [categories[:, label, None].numpy(), confidence[:, label, None].double().numpy()]
+        header += [f"category{label}", f"confidence{label}"]
+        formats += ["%d", "%.4f"]
+    buffer = io.StringIO()
+    np.savetxt(buffer, np.hstack(columns), fmt=formats, delimiter=",", header=",".join(header),
+               comments="")
+    atomic_write_text(path, buffer.getvalue())
 
 
 def prepare_directory(directory: Path, overwrite: bool) -> None:

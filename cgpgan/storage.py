@@ -26,7 +26,12 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         reason = error.strerror or error.__class__.__name__
-        raise RunError(f"{path}: could not be written ({reason}); the previous version is unchanged") from None
+        raise RunError(
+            f"{path}: could not be written ({reason}); the previous version is unchanged"
+        ) from None
+    except BaseException:  # e.g. a second Ctrl-C: no temporary file is left behind either
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:

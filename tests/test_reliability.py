@@ -330,22 +330,71 @@ def test_a_finished_run_is_extended_by_raising_its_steps(tmp_path, capsys):
     assert error.count("\n") == 1 and "method.lambda_cgp: cannot be changed when resuming" in error
     assert main(["train", "--resume", str(directory), "--set", "train.steps=4"]) == 2
     assert "already at step 6" in capsys.readouterr().err
-    assert main(["train", "--resume", str(directory), "--quiet", "--set", "train.steps=12"]) == 0
+    # part way, the old final weights and metrics are gone (the checkpoint of step 6 has them)
+    assert main(["train", "--resume", str(directory), "--quiet", "--set", "train.steps=12",
+                 "--set", "train.stop_after=9"]) == 0
+    assert not (directory / "metrics.json").exists()
+    assert not (directory / "checkpoints" / "model.safetensors").exists()
+    assert main(["train", "--resume", str(directory), "--quiet"]) == 0
     assert "resuming" in capsys.readouterr().err
     assert_bitwise_equal(weights(tmp_path / "whole"), weights(directory))
     assert load_config(directory / "config.yaml").train.steps == 12
     assert json.loads((directory / "metrics.json").read_text())["step"] == 12
 
 
-def test_resuming_a_run_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, capsys):
+def test_resuming_a_run_without_a_checkpoint_starts_it_again_and_says_so(tmp_path, capsys):
+    overrides = ["train.steps=4", "train.checkpoint_every=2"]
+    torch.manual_seed(1)
+    train(tiny("cgpgan", *overrides), tmp_path / "whole", progress=False, evaluate=False)
     directory = tmp_path / "run"
-    train(tiny("cgpgan", "train.steps=4", "train.stop_after=2"), directory, progress=False,
+    train(tiny("cgpgan", *overrides, "train.stop_after=2"), directory, progress=False,
           evaluate=False)
     for path in (directory / "checkpoints").iterdir():
         path.unlink()
     capsys.readouterr()
+    torch.manual_seed(2)
     train(None, directory, resume=True, progress=False, evaluate=False)
     assert "has no checkpoint yet; training it from step 0" in capsys.readouterr().err
+    for step in (2, 4):  # every saved state, the global random state included
+        assert_bitwise_equal(checkpoint.load_checkpoint(tmp_path / "whole", step)[0],
+                             checkpoint.load_checkpoint(directory, step)[0])
+
+
+def test_a_second_signal_stops_at_once_and_the_handlers_come_back():
+    from cgpgan.errors import TrainingInterrupted
+    from cgpgan.training.signals import stop_on_signals
+
+    before = signal.getsignal(signal.SIGINT)
+    with stop_on_signals() as request:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert request.requested and request.signal_number == signal.SIGINT
+        with pytest.raises(TrainingInterrupted):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_hard_stop_between_checkpoints_records_the_last_checkpoint(tmp_path, monkeypatch, capsys):
+    """A second signal cuts the run short at step 5; the newest checkpoint is of step 4,
+    and that is what run.json, the message and the exception say."""
+    from cgpgan.errors import TrainingInterrupted
+    from cgpgan.training.loop import Trainer
+
+    one_step = Trainer._one_step
+
+    def step_then_stop(self):
+        if self.step == 5:
+            raise TrainingInterrupted(signal.SIGINT, step=None, checkpoint=None)
+        one_step(self)
+
+    monkeypatch.setattr(Trainer, "_one_step", step_then_stop)
+    directory = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(tiny("cgpgan", "train.steps=8", "train.checkpoint_every=2"), directory,
+              progress=False)
+    assert stopped.value.step == 4 and stopped.value.checkpoint == checkpoint.checkpoint_path(directory, 4)
+    assert json.loads((directory / "run.json").read_text())["step"] == 4
+    assert "stopped at step 4; checkpoint" in capsys.readouterr().err
+    assert not list(directory.rglob("*.tmp"))
 
 
 def test_a_stopped_run_records_its_step(tmp_path):

@@ -167,7 +167,7 @@ def test_printed_metrics_show_live_categories_by_prior_and_count_dead_ones():
 
 
 def test_threads_follow_the_work_and_explicit_choices(monkeypatch):
-    from cgpgan.training.threads import choose_threads, usable_cores
+    from cgpgan.threads import choose_threads, usable_cores
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert choose_threads(load_config("gaussians2d")) == (1, "small network")

@@ -4,7 +4,8 @@ Every generated sample is assigned to its nearest true mode; it is "high quality
 when within 3 standard deviations of it.
 
 - three_sigma_share: share of samples c ~ P(C) that are high quality
-  (`real_three_sigma_share` gives the ceiling, 0.989 for 2-D Gaussians).
+  (`real_three_sigma_share` is the same share for real data, 0.989 for these 2-D
+  Gaussians; generated samples may exceed it by lying closer to the centres).
 - modes_covered: modes holding at least 10% of their expected share of the
   high-quality samples.
 - mode_kl: KL(generated mode histogram of the high-quality samples || true

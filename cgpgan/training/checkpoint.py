@@ -36,6 +36,11 @@ def _paths(directory: Path, step: int) -> tuple[Path, Path]:
     return base.with_suffix(".safetensors"), base.with_suffix(".json")
 
 
+def checkpoint_path(directory: Path, step: int) -> Path:
+    """The JSON file that describes (and so validates) the checkpoint of `step`."""
+    return _paths(directory, step)[1]
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -22,11 +22,11 @@ from tqdm import tqdm
 from cgpgan.config import Config, TrainConfig, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
-from cgpgan.run import Run, new_run, open_run
+from cgpgan.run import WEIGHTS, Run, new_run, open_run
 from cgpgan.storage import atomic_write_text, write_json
 from cgpgan.training import checkpoint, stats
 from cgpgan.training.signals import stop_on_signals
-from cgpgan.training.threads import cpu_threads
+from cgpgan.threads import cpu_threads
 
 # settings that change how a run is trained further or recorded, not what it has learnt
 RESUMABLE_KEYS = (
@@ -74,7 +74,8 @@ class Trainer:
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
         metric = self.config.train.best_metric
-        value = self.last_row.get(metric)
+        # only a value logged at this very step (an interruption may checkpoint between logs)
+        value = self.last_row.get(metric) if self.last_row.get("step") == self.step else None
         if metric and value is not None and math.isfinite(value):
             better = max if self.config.train.best_mode == "max" else min
             if not self.best or better(value, self.best["value"]) == value:
@@ -121,6 +122,8 @@ class Trainer:
                 bar.close()
                 if writer is not None:
                     writer.close()
+            if request.requested:  # it came with the last step: its checkpoint is written
+                raise TrainingInterrupted(request.signal_number, self.step, self.last_checkpoint)
         self.method.eval()
         return self.step >= config.steps
 
@@ -137,15 +140,16 @@ class Trainer:
                     log = open(self.run.directory / "metrics.jsonl", "a")
                     continue
                 self.step += 1
+                stopping = request.requested  # read once: a signal may arrive at any moment
                 bar.update(1)
                 row = self._log(log, writer)
                 if row:
                     bar.set_postfix(_progress_fields(row), refresh=False)
-                if self.step % config.checkpoint_every == 0 or self.step == stop or request.requested:
+                if stopping or self.step % config.checkpoint_every == 0 or self.step == stop:
                     self.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
                     self.save_checkpoint()
-                if request.requested:  # the checkpoint of this step was just written
+                if stopping:
                     raise TrainingInterrupted(request.signal_number, self.step, self.last_checkpoint)
         finally:
             log.close()
@@ -214,20 +218,19 @@ def train(config: Config | None, out: str | Path, overwrite: bool = False, progr
             raise RunError("train: give a config, or resume an existing run directory")
         dataset = build_dataset(config.data, config.seed)  # bad data fails before the directory is touched
         run = new_run(out, config, dataset.sample_shape, overwrite)
-    with cpu_threads(run.config):
+    # the global random state is seeded (so that every saved state is the same on a rerun)
+    # and restored from checkpoints, but the caller's is given back afterwards
+    with cpu_threads(run.config), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(run.config.seed)
         trainer = Trainer(run, dataset)
         if resume:
             _restore_for_resume(trainer)
-        else:
-            torch.manual_seed(run.config.seed)  # so that every saved state is the same on a rerun
         try:
             finished = trainer.train(progress)
         except TrainingInterrupted as interrupted:
-            _record_progress(run, trainer)
-            print(f"cgpgan: stopped at step {trainer.step}; checkpoint {interrupted.checkpoint}",
-                  file=sys.stderr)
+            _record_interruption(run, trainer, interrupted)
             raise
-        _record_progress(run, trainer)
+        _record_progress(run, trainer.step, trainer.train_seconds)
         if not finished:
             return run
         run.save()
@@ -257,25 +260,41 @@ def _restore_for_resume(trainer: Trainer) -> None:
     """Load the newest checkpoint, refuse what cannot be resumed, and say where it goes on."""
     run, out = trainer.run, trainer.run.directory
     checkpoint.remove_orphans(out)
-    if trainer.restore_latest():
-        print(f"cgpgan: resuming {out} from step {trainer.step} of {run.config.train.steps}",
-              file=sys.stderr)
-    else:
-        print(f"cgpgan: {out} has no checkpoint yet; training it from step 0", file=sys.stderr)
+    restored = trainer.restore_latest()
     steps = run.config.train.steps
     if trainer.step > steps:
         raise ConfigError(f"train.steps: the run is already at step {trainer.step}, got {steps}")
     if trainer.step == steps and (out / "metrics.json").is_file():
         raise RunError(f"{out}: already trained to step {steps} of {steps}; nothing to resume "
                        "(raise train.steps to train it further)")
+    if restored:
+        print(f"cgpgan: resuming {out} from step {trainer.step} of {steps}", file=sys.stderr)
+    else:
+        print(f"cgpgan: {out} has no checkpoint yet; training it from step 0", file=sys.stderr)
     save_config(run.config, out / "config.yaml")
+    if trainer.step < steps:  # a finished run trained further: its final files become stale
+        for stale in ("metrics.json", WEIGHTS):  # (the checkpoint of that step keeps them)
+            (out / stale).unlink(missing_ok=True)
 
 
-def _record_progress(run: Run, trainer: Trainer) -> None:
+def _record_progress(run: Run, step: int, train_seconds: float) -> None:
     """run.json says how far training got, also when it stopped early."""
-    run.info["step"] = trainer.step
-    run.info["train_seconds"] = round(trainer.train_seconds, 2)
+    run.info["step"] = step
+    run.info["train_seconds"] = round(train_seconds, 2)
     write_json(run.directory / "run.json", run.info)
+
+
+def _record_interruption(run: Run, trainer: Trainer, interrupted: TrainingInterrupted) -> None:
+    """Say where the run stopped: at its newest checkpoint (a second signal may have cut
+    the checkpoint of the current step short, or come before any checkpoint)."""
+    found = checkpoint.checkpoint_steps(run.directory)
+    step = found[-1] if found else 0
+    interrupted.step = step
+    interrupted.checkpoint = checkpoint.checkpoint_path(run.directory, step) if found else None
+    seconds = trainer.train_seconds if step == trainer.step else 0.0
+    _record_progress(run, step, seconds or run.info.get("train_seconds", 0.0))
+    where = f"checkpoint {interrupted.checkpoint}" if found else "before the first checkpoint"
+    print(f"cgpgan: stopped at step {step}; {where}", file=sys.stderr)
 
 
 def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
