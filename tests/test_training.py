@@ -1,9 +1,11 @@
 """End-to-end: a short 2-D run, its run directory, loading, sampling, the CLI."""
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +195,20 @@ def test_training_uses_the_chosen_threads_and_gives_back_the_callers(monkeypatch
     train(tiny("cgpgan", "train.steps=2", "train.threads=2"), tmp_path / "run", progress=False,
           evaluate=False)
     assert seen == [2, 2] and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("launcher", ["module", "wrapper"])
+def test_printed_commands_use_the_form_the_user_typed(launcher, tmp_path):
+    """`python -m cgpgan` prints `... -m cgpgan train --resume`, `./cgpgan.sh` prints
+    `./cgpgan.sh train --resume`: commands that work where the user is."""
+    root = Path(__file__).resolve().parents[1]
+    environment = {k: v for k, v in os.environ.items() if k != "CGPGAN_COMMAND"}
+    start = [sys.executable, "-m", "cgpgan"] if launcher == "module" else ["./cgpgan.sh"]
+    overrides = ["--set", "train.steps=4", "--set", "train.stop_after=2",
+                 "--set", "network.hidden_dim=8", "--quiet"]
+    result = subprocess.run([*start, "train", "gaussians2d", "--out", str(tmp_path / "run"), *overrides],
+                            cwd=root, env=environment, capture_output=True, text=True, check=True)
+    typed = f"{sys.executable} -m cgpgan" if launcher == "module" else "./cgpgan.sh"
+    if launcher == "module" and Path(sys.executable).is_relative_to(root):
+        typed = f"{Path(sys.executable).relative_to(root)} -m cgpgan"
+    assert f"continue with: {typed} train --resume {tmp_path / 'run'}" in result.stdout
