@@ -32,9 +32,23 @@ def slug(label: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
 
 
-def make_jobs(configurations: dict[str, tuple[str, list[str]]], seeds: int, runs: str, extra: list[str], threads: int = 0) -> list[Job]:
+def make_jobs(
+    configurations: dict[str, tuple[str, list[str]]],
+    seeds: int,
+    runs: str,
+    extra: list[str],
+    threads: int = 0,
+) -> list[Job]:
     return [
-        Job(label, preset, overrides, seed, str(Path(runs) / f"{slug(label)}-seed{seed}"), threads, extra)
+        Job(
+            label,
+            preset,
+            overrides,
+            seed,
+            str(Path(runs) / f"{slug(label)}-seed{seed}"),
+            threads,
+            extra,
+        )
         for label, (preset, overrides) in configurations.items()
         for seed in range(seeds)
     ]
@@ -48,7 +62,8 @@ def job_config(job: Job):
 
 
 def finished_metrics(job: Job) -> dict | None:
-    """The metrics of the job's finished run, if there is one trained with the job's configuration."""
+    """The metrics of the job's finished run, if there is one trained with the job's
+    configuration."""
     path = Path(job.directory)
     if not (path / "metrics.json").is_file():
         return None
@@ -69,8 +84,14 @@ def run_job(job: Job) -> dict:
     return run.metrics
 
 
-# keys that decide what a run writes, not what it trains (training was checked not to depend on them)
-BOOKKEEPING = {"train.log_every", "train.eval_every", "train.checkpoint_every", "train.keep_checkpoints"}
+# keys that decide what a run writes, not what it trains
+# (training was checked not to depend on them)
+BOOKKEEPING = {
+    "train.log_every",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+}
 
 
 def _check_same_config(path: Path, wanted: dict) -> None:
@@ -81,7 +102,10 @@ def _check_same_config(path: Path, wanted: dict) -> None:
     saved = load_config(path / "config.yaml").to_flat_dict()
     for name, value in wanted.items():
         if saved.get(name) != value and name not in BOOKKEEPING:
-            raise ConfigError(f"{path}: finished with {name}={saved.get(name)!r}, this benchmark asks for {value!r}; move the run away to train it again")
+            raise ConfigError(
+                f"{path}: finished with {name}={saved.get(name)!r}, "
+                f"this benchmark asks for {value!r}; move the run away to train it again"
+            )
 
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
@@ -109,7 +133,9 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     return by_label
 
 
-def mean_std_table(by_label: dict[str, list[dict]], metrics: list[str], integer_like: tuple[str, ...] = ()) -> str:
+def mean_std_table(
+    by_label: dict[str, list[dict]], metrics: list[str], integer_like: tuple[str, ...] = ()
+) -> str:
     """A markdown table: one row per configuration, mean ± std over its runs."""
     lines = ["| configuration | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
     for label, runs in by_label.items():

@@ -1,9 +1,9 @@
 """Reproduce the VCAGAN paper's 2-D comparison (SPEC.md section 1, "2-D Gaussian clusters").
 
 Trains vanilla GAN, InfoGAN (optimal 4-way prior; 8 uniform categories), VCAGAN and
-CGPGAN at lambda in {0.1, 1, 10} (CGPGAN also at 100, to show the trend further), each over several seeds, all on the gaussians2d
-schedule, then writes a markdown table (mean +- std of every metric, wall time) and one
-figure with a panel per configuration:
+CGPGAN at lambda in {0.1, 1, 10} (CGPGAN also at 100, to show the trend further), each
+over several seeds, all on the gaussians2d schedule, then writes a markdown table
+(mean +- std of every metric, wall time) and one figure with a panel per configuration:
 
     .venv/bin/python benchmarks/gaussians2d_comparison.py --seeds 3 --workers 2
 
@@ -24,11 +24,30 @@ from common import make_jobs, mean_std_table, run_all  # noqa: E402
 CONFIGURATIONS = {
     "vanilla GAN": ("gaussians2d_vanilla", []),
     "InfoGAN, optimal 4-way prior": ("gaussians2d_infogan", []),
-    "InfoGAN, 8 uniform": ("gaussians2d_infogan", ["method.num_categories=8", "method.fixed_prior=null"]),
-    **{f"VCAGAN, lambda={value:g}": ("gaussians2d_vcagan", [f"method.lambda_cgp={value}"]) for value in (0.1, 1.0, 10.0)},
-    **{f"CGPGAN, lambda={value:g}": ("gaussians2d", [f"method.lambda_cgp={value}"]) for value in (0.1, 1.0, 10.0, 100.0)},
+    "InfoGAN, 8 uniform": (
+        "gaussians2d_infogan",
+        ["method.num_categories=8", "method.fixed_prior=null"],
+    ),
+    **{
+        f"VCAGAN, lambda={value:g}": ("gaussians2d_vcagan", [f"method.lambda_cgp={value}"])
+        for value in (0.1, 1.0, 10.0)
+    },
+    **{
+        f"CGPGAN, lambda={value:g}": ("gaussians2d", [f"method.lambda_cgp={value}"])
+        for value in (0.1, 1.0, 10.0, 100.0)
+    },
 }
-METRICS = ["live_categories", "prior_error", "three_sigma_share", "min_category_purity", "modes_covered", "mode_kl", "prior_entropy", "real_accuracy_many_to_one", "train_seconds"]
+METRICS = [
+    "live_categories",
+    "prior_error",
+    "three_sigma_share",
+    "min_category_purity",
+    "modes_covered",
+    "mode_kl",
+    "prior_entropy",
+    "real_accuracy_many_to_one",
+    "train_seconds",
+]
 
 
 def main() -> None:
@@ -37,7 +56,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", default="runs/benchmark-gaussians2d")
     parser.add_argument("--docs", default="docs/benchmarks")
-    parser.add_argument("--set", dest="extra", action="append", default=[], help="override for every run")
+    parser.add_argument(
+        "--set", dest="extra", action="append", default=[], help="override for every run"
+    )
     args = parser.parse_args()
 
     jobs = make_jobs(CONFIGURATIONS, args.seeds, args.runs, args.extra)
@@ -51,10 +72,12 @@ def main() -> None:
 
 
 def _page(table: str, args) -> str:
+    command = f"benchmarks/gaussians2d_comparison.py --seeds {args.seeds} --workers {args.workers}"
+    extra = ("with " + " ".join(args.extra)) if args.extra else ""
     return f"""# 2-D Gaussian clusters: the VCAGAN paper's comparison
 
-Produced by `.venv/bin/python benchmarks/gaussians2d_comparison.py --seeds {args.seeds} --workers {args.workers}`
-{('with ' + ' '.join(args.extra)) if args.extra else ''} on a 2-core CPU. Data: four clusters, centres (-2, 2), (2, 1), (0, -2), (1, -1),
+Produced by `.venv/bin/python {command}`
+{extra} on a 2-core CPU. Data: four clusters, centres (-2, 2), (2, 1), (0, -2), (1, -1),
 probabilities [0.1, 0.4, 0.2, 0.3], std 0.3. Every configuration uses the `gaussians2d`
 schedule (MLPs of 3 x 128 units, d_z = 16, batch 256, 5,000 steps, warm-up 1,250 steps,
 prior decay 0.99); mean ± standard deviation over {args.seeds} seeds. Metrics are defined in
@@ -96,8 +119,15 @@ def _figure(path: Path, jobs) -> None:
         dataset = build_dataset(run.config.data, run.config.seed)
         samples, categories = run.sample(3000)
         prior = run.prior[0].numpy()
-        draw_samples_2d(axis, dataset.points[:3000].numpy(), samples.numpy(), categories[:, 0].numpy(), prior, job.label)
-    for axis in list(axes.flat)[len(first_seed):]:
+        draw_samples_2d(
+            axis,
+            dataset.points[:3000].numpy(),
+            samples.numpy(),
+            categories[:, 0].numpy(),
+            prior,
+            job.label,
+        )
+    for axis in list(axes.flat)[len(first_seed) :]:
         axis.axis("off")
     figure.tight_layout()
     figure.savefig(path, dpi=90)

@@ -26,7 +26,14 @@ sys.path.insert(0, str(ROOT))
 from cgpgan.storage import load_tensors  # noqa: E402
 from cgpgan.training import checkpoint  # noqa: E402
 
-SETTINGS = ["train.steps=600", "train.checkpoint_every=1", "network.hidden_dim=16", "train.batch_size=16", "train.eval_samples=500", "data.num_samples=2000"]
+SETTINGS = [
+    "train.steps=600",
+    "train.checkpoint_every=1",
+    "network.hidden_dim=16",
+    "train.batch_size=16",
+    "train.eval_samples=500",
+    "data.num_samples=2000",
+]
 
 
 def main() -> None:
@@ -39,31 +46,86 @@ def main() -> None:
     overrides = [item for setting in SETTINGS for item in ("--set", setting)]
     with tempfile.TemporaryDirectory() as folder:
         crashed, whole = Path(folder) / "crashed", Path(folder) / "whole"
-        command = [sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(crashed), "--quiet", *overrides]
+        command = [
+            sys.executable,
+            "-m",
+            "cgpgan",
+            "train",
+            "gaussians2d",
+            "--out",
+            str(crashed),
+            "--quiet",
+            *overrides,
+        ]
         during_write = resumable = 0
         for trial in range(args.trials):
             before = max(checkpoint.checkpoint_steps(crashed), default=0)
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            while max(checkpoint.checkpoint_steps(crashed), default=0) <= before and process.poll() is None:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            while (
+                max(checkpoint.checkpoint_steps(crashed), default=0) <= before
+                and process.poll() is None
+            ):
                 time.sleep(0.01)  # until it trains and writes checkpoints
             time.sleep(rng.random() * 0.5)
             process.send_signal(signal.SIGKILL)
             process.wait()
-            folder_files = list((crashed / "checkpoints").glob("*")) if (crashed / "checkpoints").is_dir() else []
+            folder_files = (
+                list((crashed / "checkpoints").glob("*"))
+                if (crashed / "checkpoints").is_dir()
+                else []
+            )
             described = {f"step_{s:09d}.safetensors" for s in checkpoint.checkpoint_steps(crashed)}
-            torn = any(p.name.endswith(".tmp") or (p.suffix == ".safetensors" and p.name.startswith("step_") and p.name not in described) for p in folder_files)
+            torn = any(
+                p.name.endswith(".tmp")
+                or (
+                    p.suffix == ".safetensors"
+                    and p.name.startswith("step_")
+                    and p.name not in described
+                )
+                for p in folder_files
+            )
             latest = checkpoint.latest_checkpoint(crashed)
             ok = latest is not None or not checkpoint.checkpoint_steps(crashed)
             during_write += torn
             resumable += ok
-            print(f"trial {trial + 1}: killed at step {latest[0] if latest else 0}, during a write: {torn}, newest checkpoint loads: {ok}")
+            print(
+                f"trial {trial + 1}: killed at step {latest[0] if latest else 0}, "
+                f"during a write: {torn}, newest checkpoint loads: {ok}"
+            )
             command = [sys.executable, "-m", "cgpgan", "train", "--resume", str(crashed), "--quiet"]
         finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        subprocess.run([sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(whole), "--quiet", *overrides], cwd=ROOT, env=env, capture_output=True, check=True)
-        first, second = load_tensors(crashed / "checkpoints" / "model.safetensors"), load_tensors(whole / "checkpoints" / "model.safetensors")
-        equal = first.keys() == second.keys() and all(bool((first[k] == second[k]).all()) for k in first)
-        print(f"{args.trials} kills, {during_write} during a checkpoint write, {resumable} left a loadable checkpoint; "
-              f"final resume exit code {finished.returncode}; final weights bitwise equal to an uninterrupted run: {equal}")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cgpgan",
+                "train",
+                "gaussians2d",
+                "--out",
+                str(whole),
+                "--quiet",
+                *overrides,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        first, second = (
+            load_tensors(crashed / "checkpoints" / "model.safetensors"),
+            load_tensors(whole / "checkpoints" / "model.safetensors"),
+        )
+        equal = first.keys() == second.keys() and all(
+            bool((first[k] == second[k]).all()) for k in first
+        )
+        print(
+            f"{args.trials} kills, {during_write} during a checkpoint write, "
+            f"{resumable} left a loadable checkpoint; "
+            f"final resume exit code {finished.returncode}; "
+            f"final weights bitwise equal to an uninterrupted run: {equal}"
+        )
 
 
 if __name__ == "__main__":

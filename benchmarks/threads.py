@@ -31,15 +31,18 @@ def start(checkout: Path, out: Path, preset: str, overrides: list[str]) -> subpr
     environment = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     sets = [item for override in overrides for item in ("--set", override)]
     command = [sys.executable, "-m", "cgpgan", "train", preset, "--quiet", "--out", str(out), *sets]
-    return subprocess.Popen(command, cwd=checkout, env=environment, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        command, cwd=checkout, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def timed(processes: list[subprocess.Popen], started: float, timeout: float) -> list[float]:
     seconds = []
     for process in processes:
         try:
-            _, error = process.communicate(timeout=max(1.0, started + timeout - time.perf_counter()))
+            _, error = process.communicate(
+                timeout=max(1.0, started + timeout - time.perf_counter())
+            )
         except subprocess.TimeoutExpired:
             for other in processes:
                 other.kill()
@@ -90,8 +93,12 @@ def main() -> None:
         checkouts = {"this checkout": ROOT}
         if args.before:
             before = scratch / "before"
-            subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before],
-                           cwd=ROOT, check=True, capture_output=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(before), args.before],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
             checkouts = {f"before ({args.before})": before, **checkouts}
         try:
             results = {(name, scenario): [] for name in checkouts for scenario in scenarios}
@@ -100,8 +107,11 @@ def main() -> None:
                     for name, checkout in checkouts.items():
                         seconds = measure(checkout, scratch, scenario, args)
                         results[name, scenario].append(max(seconds))
-                        print(f"repeat {repeat + 1}: {name}, {scenario}: "
-                              + ", ".join(f"{s:.1f} s" for s in seconds), flush=True)
+                        print(
+                            f"repeat {repeat + 1}: {name}, {scenario}: "
+                            + ", ".join(f"{s:.1f} s" for s in seconds),
+                            flush=True,
+                        )
         finally:
             if args.before:
                 subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
@@ -112,12 +122,17 @@ def main() -> None:
 
 
 def _table(results: dict, checkouts: dict, scenarios: list[str], timeout: float) -> str:
-    lines = ["| code | " + " | ".join(scenarios) + " | slow-down when sharing |",
-             "|---|" + "---|" * (len(scenarios) + 1)]
+    lines = [
+        "| code | " + " | ".join(scenarios) + " | slow-down when sharing |",
+        "|---|" + "---|" * (len(scenarios) + 1),
+    ]
     for name in checkouts:
         medians = [statistics.median(results[name, scenario]) for scenario in scenarios]
-        cells = [f"{_seconds(m, timeout)} ({', '.join(_seconds(s, timeout) for s in results[name, scenario])})"
-                 for m, scenario in zip(medians, scenarios)]
+        cells = [
+            f"{_seconds(m, timeout)} "
+            f"({', '.join(_seconds(s, timeout) for s in results[name, scenario])})"
+            for m, scenario in zip(medians, scenarios)
+        ]
         slowdown = ", ".join(f"{m / medians[0]:.2f}x" for m in medians[1:])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {slowdown} |")
     return "\n".join(lines)
@@ -129,9 +144,16 @@ def _seconds(value: float, timeout: float) -> str:
 
 def _page(table: str, args) -> str:
     steps = f"train.steps={args.steps}" if args.steps else "its 5,000 steps"
+    command = (
+        "benchmarks/threads.py "
+        + (f"--before {args.before} " if args.before else "")
+        + f"--repeats {args.repeats}"
+        + (" --beside-images" if args.beside_images else "")
+        + (f" --steps {args.steps}" if args.steps else "")
+    )
     return f"""# Performance: threads on a shared CPU
 
-Produced by `.venv/bin/python benchmarks/threads.py {'--before ' + args.before + ' ' if args.before else ''}--repeats {args.repeats}{' --beside-images' if args.beside_images else ''}{f' --steps {args.steps}' if args.steps else ''}`
+Produced by `.venv/bin/python {command}`
 on the 2-core development machine (no GPU). Each cell is the median wall time of
 `python -m cgpgan train {args.preset}` ({steps}), from start to exit (set-up, training,
 evaluation and plots), over {args.repeats} repeats (each repeat in brackets); "two together" is the

@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 
 
-def random_affine(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2, max_rotation: float = 0.0, max_scale: float = 0.0) -> torch.Tensor:
+def random_affine(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    max_shift: int = 2,
+    max_rotation: float = 0.0,
+    max_scale: float = 0.0,
+) -> torch.Tensor:
     """Move each image [B, C, H, W] by up to `max_shift` whole pixels in each direction,
     rotate it by up to `max_rotation` degrees and scale it by a factor in
     [1 - max_scale, 1 + max_scale]; uncovered pixels repeat the border. Pure shifts are
@@ -21,7 +27,9 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, max_shift: i
         values = torch.rand(batch, generator=generator, device=generator.device)
         return (low + (high - low) * values).to(images.device, images.dtype)
 
-    shifts = torch.randint(-max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device).to(images.device, images.dtype)
+    shifts = torch.randint(
+        -max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device
+    ).to(images.device, images.dtype)
     angle = uniform(-max_rotation, max_rotation) * math.pi / 180
     scale = uniform(1 - max_scale, 1 + max_scale)
     theta = torch.zeros(batch, 2, 3, device=images.device, dtype=images.dtype)

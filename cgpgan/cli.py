@@ -27,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except RunExists as error:  # the API's message names resume=True / overwrite=True
-        print(f"cgpgan: error: {error.directory}: run directory exists; pass --resume to "
-              "continue it or --overwrite to replace it", file=sys.stderr)
+        print(
+            f"cgpgan: error: {error.directory}: run directory exists; pass --resume to "
+            "continue it or --overwrite to replace it",
+            file=sys.stderr,
+        )
         return 2
     except CgpganError as error:
         print(f"cgpgan: error: {error}", file=sys.stderr)
@@ -38,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cgpgan: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except TrainingInterrupted as interrupted:
-        print(f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
-              file=sys.stderr)
+        print(
+            f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
+            file=sys.stderr,
+        )
         return interrupted.exit_code
     except KeyboardInterrupt:
         print("cgpgan: interrupted", file=sys.stderr)
@@ -74,60 +79,121 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a model from a preset or YAML config")
-    train.add_argument("config", nargs="?", help="a built-in preset name (see `cgpgan presets`) or a YAML file")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint (no CONFIG needed)")
+    train.add_argument(
+        "config", nargs="?", help="a built-in preset name (see `cgpgan presets`) or a YAML file"
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue this run from its last checkpoint (no CONFIG needed)",
+    )
     train.add_argument("--out", help="run directory (default: runs/NAME-seedN-TIME)")
     train.add_argument("--seed", type=int, help="random seed (overrides the config's `seed`)")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. method.num_categories=8 (repeatable)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. method.num_categories=8 (repeatable)",
+    )
     train.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
-    evaluate = commands.add_parser("evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json")
+    evaluate = commands.add_parser(
+        "evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json"
+    )
     evaluate.add_argument("run_dir", help=RUN_DIR_HELP)
     evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
-    evaluate.add_argument("--inception", metavar="WEIGHTS", help=(
-        "local FID Inception-v3 weights file (weights-inception-2015-12-05-6726825d.pth):"
-        " adds FID, KID, precision/recall (image runs only; nothing to install)"))
+    evaluate.add_argument(
+        "--inception",
+        metavar="WEIGHTS",
+        help=(
+            "local FID Inception-v3 weights file (weights-inception-2015-12-05-6726825d.pth):"
+            " adds FID, KID, precision/recall (image runs only; nothing to install)"
+        ),
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     sample = commands.add_parser("sample", help="generate samples from a trained run")
     sample.add_argument("run_dir", help=RUN_DIR_HELP)
-    sample.add_argument("--category", default="all", help="category of the first label, or 'all' to draw from the prior")
-    sample.add_argument("-n", type=int, default=1000,
-                        help="number of samples (default: %(default)s)")
-    sample.add_argument("--out", required=True, help=(
-        "output file: .csv (columns x..., category; images flattened), .npz (samples keep "
-        "their shape) or .png (images: a grid, one column per category ordered by prior, "
-        f"at most {PICTURE_ROWS} rows; with --category a square grid of at most "
-        f"{PICTURE_ROWS ** 2}; 2-D points: a scatter plot coloured by category)"))
-    sample.add_argument("--seed", type=int, default=0,
-                        help="random seed: the same seed gives the same samples (default: 0)")
+    sample.add_argument(
+        "--category",
+        default="all",
+        help="category of the first label, or 'all' to draw from the prior",
+    )
+    sample.add_argument(
+        "-n", type=int, default=1000, help="number of samples (default: %(default)s)"
+    )
+    sample.add_argument(
+        "--out",
+        required=True,
+        help=(
+            "output file: .csv (columns x..., category; images flattened), .npz (samples keep "
+            "their shape) or .png (images: a grid, one column per category ordered by prior, "
+            f"at most {PICTURE_ROWS} rows; with --category a square grid of at most "
+            f"{PICTURE_ROWS**2}; 2-D points: a scatter plot coloured by category)"
+        ),
+    )
+    sample.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: the same seed gives the same samples (default: 0)",
+    )
     sample.add_argument("--device", default="auto", help=DEVICE_HELP)
     sample.set_defaults(handler=_sample)
 
     cluster = commands.add_parser("cluster", help="assign categories to data with a trained run")
     cluster.add_argument("run_dir", help=RUN_DIR_HELP)
-    cluster.add_argument("--data", metavar="FILE", help=(
-        "the data to cluster: images as .npz ('images' array) or .npy for an image run; "
-        "points of the run's dimension as .npy, .npz ('points' array) or .csv for a 2-D run "
-        "(default: the run's own data)"))
-    cluster.add_argument("--set", dest="overrides", action="append", default=[],
-                         metavar="data.KEY=VALUE", help=(
-                             "or change the run's own data set, e.g. --set data.max_images=500 "
-                             "(images) or --set data.num_samples=500 (2-D) (repeatable)"))
-    cluster.add_argument("--out", required=True, help=(
-        "output .csv, one row per item in the input's order: item, the coordinates for "
-        "points, category and confidence per label; for images a grid of examples per "
-        "category goes beside it"))
+    cluster.add_argument(
+        "--data",
+        metavar="FILE",
+        help=(
+            "the data to cluster: images as .npz ('images' array) or .npy for an image run; "
+            "points of the run's dimension as .npy, .npz ('points' array) or .csv for a 2-D run "
+            "(default: the run's own data)"
+        ),
+    )
+    cluster.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="data.KEY=VALUE",
+        help=(
+            "or change the run's own data set, e.g. --set data.max_images=500 "
+            "(images) or --set data.num_samples=500 (2-D) (repeatable)"
+        ),
+    )
+    cluster.add_argument(
+        "--out",
+        required=True,
+        help=(
+            "output .csv, one row per item in the input's order: item, the coordinates for "
+            "points, category and confidence per label; for images a grid of examples per "
+            "category goes beside it"
+        ),
+    )
     cluster.add_argument("--device", default="auto", help=DEVICE_HELP)
     cluster.set_defaults(handler=_cluster)
 
     show = commands.add_parser("config", help="list every config key with its value and meaning")
-    show.add_argument("config", nargs="?", metavar="CONFIG",
-                      help="a preset name or a YAML file (default: the built-in defaults)")
-    show.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="KEY=VALUE", help="override a value first (repeatable)")
+    show.add_argument(
+        "config",
+        nargs="?",
+        metavar="CONFIG",
+        help="a preset name or a YAML file (default: the built-in defaults)",
+    )
+    show.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value first (repeatable)",
+    )
     show.set_defaults(handler=_config)
 
     presets = commands.add_parser("presets", help="list the built-in presets with a description")
@@ -141,15 +207,21 @@ def _train(args) -> int:
 
     if args.resume:
         if args.config or args.seed is not None or args.overwrite:
-            raise RunError("train --resume RUN_DIR: takes no CONFIG, --seed or --overwrite "
-                           "(the run's own config is used; --set changes train.steps and the like)")
+            raise RunError(
+                "train --resume RUN_DIR: takes no CONFIG, --seed or --overwrite "
+                "(the run's own config is used; --set changes train.steps and the like)"
+            )
         if args.out and Path(args.out) != Path(args.resume):
             raise RunError("train --resume RUN_DIR: --out must be RUN_DIR or left out")
         args.out_directory = args.resume
         config = None
         if args.overrides:  # the saved config with these changes (checked by train)
             saved = Path(args.resume) / "config.yaml"
-            config = load_config(saved, ["train.stop_after=0", *args.overrides]) if saved.is_file() else None
+            config = (
+                load_config(saved, ["train.stop_after=0", *args.overrides])
+                if saved.is_file()
+                else None
+            )
         run = train(config, args.resume, resume=True, progress=not args.quiet)
     else:
         if not args.config:
@@ -158,12 +230,18 @@ def _train(args) -> int:
         if args.seed is not None:
             overrides.append(f"seed={args.seed}")
         config = load_config(args.config, overrides)
-        out = Path(args.out) if args.out else default_run_directory(Path(args.config).stem, config.seed)
+        out = (
+            Path(args.out)
+            if args.out
+            else default_run_directory(Path(args.config).stem, config.seed)
+        )
         args.out_directory = out
         run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
     if not run.metrics:
-        print(f"stopped after step {run.info['step']}; continue with: "
-              f"{command()} train --resume {run.directory}")
+        print(
+            f"stopped after step {run.info['step']}; continue with: "
+            f"{command()} train --resume {run.directory}"
+        )
         return 0
     _print_metrics(run.metrics)
     print(f"run directory: {run.directory}")
@@ -196,8 +274,10 @@ def _sample(args) -> int:
     run = Run.load(args.run_dir, device=args.device)
     shape = run.info["sample_shape"]
     if out.suffix == ".png" and len(shape) != 3 and list(shape) != [2]:
-        raise RunError(f"--out: a .png needs images or 2-D points, this run's samples have "
-                       f"shape {shape}; use .csv or .npz")
+        raise RunError(
+            f"--out: a .png needs images or 2-D points, this run's samples have "
+            f"shape {shape}; use .csv or .npz"
+        )
     category = None if args.category == "all" else _category(args.category)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeadCategoryWarning)
@@ -206,8 +286,9 @@ def _sample(args) -> int:
         if issubclass(warning.category, DeadCategoryWarning):
             print(f"cgpgan: warning: {warning.message}", file=sys.stderr)
         else:  # not ours: show it as Python would have
-            warnings.showwarning(warning.message, warning.category, warning.filename,
-                                 warning.lineno)
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     shown = args.n
     if out.suffix == ".png":
         shown = _draw_samples(run, out, samples, categories[:, 0], category)
@@ -215,7 +296,9 @@ def _sample(args) -> int:
         np.savez(out, samples=samples.numpy(), categories=categories.numpy())
     else:
         samples = samples.flatten(1).numpy()
-        columns = [f"x{i}" for i in range(samples.shape[1])] + [f"category{l}" for l in range(categories.shape[1])]
+        columns = [f"x{i}" for i in range(samples.shape[1])] + [
+            f"category{label}" for label in range(categories.shape[1])
+        ]
         table = np.concatenate([samples, categories.numpy()], axis=1)
         formats = ["%.6f"] * samples.shape[1] + ["%d"] * categories.shape[1]
         np.savetxt(out, table, delimiter=",", header=",".join(columns), comments="", fmt=formats)
@@ -240,14 +323,16 @@ def _draw_samples(run, out: Path, samples, categories, category: int | None) -> 
     else:
         title += ": samples from the prior"
     if samples.ndim == 2:
-        plots.plot_samples_2d(out, None, samples, categories, prior[0], title,
-                              show_dead=category is not None)
+        plots.plot_samples_2d(
+            out, None, samples, categories, prior[0], title, show_dead=category is not None
+        )
         return len(samples)
     if category is not None:
-        shown = min(len(samples), PICTURE_ROWS ** 2)
+        shown = min(len(samples), PICTURE_ROWS**2)
         columns = int(np.ceil(np.sqrt(shown)))
-        grid = np.ones((int(np.ceil(shown / columns)) * columns, *samples.shape[1:]),
-                       dtype=np.float32)  # blank (white) cells after the last sample
+        grid = np.ones(
+            (int(np.ceil(shown / columns)) * columns, *samples.shape[1:]), dtype=np.float32
+        )  # blank (white) cells after the last sample
         grid[:shown] = samples[:shown]
         grid = grid.reshape(-1, columns, *samples.shape[1:])
         plots.plot_image_grid(out, grid, None, title, ylabel="samples")
@@ -258,8 +343,14 @@ def _draw_samples(run, out: Path, samples, categories, category: int | None) -> 
     for column, k in enumerate(order):
         members = samples[categories == k][:rows]
         grid[: len(members), column] = members
-    plots.plot_image_grid(out, grid, plots.category_labels(prior[0], order), title,
-                          xlabel=plots.CATEGORY_AXIS, ylabel="samples")
+    plots.plot_image_grid(
+        out,
+        grid,
+        plots.category_labels(prior[0], order),
+        title,
+        xlabel=plots.CATEGORY_AXIS,
+        ylabel="samples",
+    )
     return sum(min(rows, int((categories == k).sum())) for k in order)
 
 

@@ -25,6 +25,9 @@ PAPER_CENTERS = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0]]
 PAPER_PROBABILITIES = [0.1, 0.4, 0.2, 0.3]
 
 
+# the methods `method.name` may choose; cgpgan.register_method adds to it
+METHOD_NAMES = ["cgpgan", "vcagan", "infogan", "vanilla"]
+
 POINT_DATA = ("gaussian_mixture", "double_spiral")
 IMAGE_DATA = ("digits", "mnist5k", "mnist_idx", "cifar", "image_folder", "npz")
 LOCAL_DATA = ("mnist_idx", "cifar", "image_folder", "npz")
@@ -50,7 +53,8 @@ class DataConfig:
     spiral_noise: float = 0.1  # double_spiral: std of the Gaussian noise added to points
     path: str = ""  # file or folder for mnist_idx, cifar, image_folder, npz
     split: str = "train"  # train | test, for folders holding both
-    resolution: int = 0  # images are made square of this size; 0: native, padded to the next supported size
+    # images are made square of this size; 0: native, padded to the next supported size
+    resolution: int = 0
     channels: int = 0  # 1 or 3 converts; 0 keeps the data's own
     resize: str = "pad"  # pad (centre, when smaller) | resize
     skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
@@ -90,7 +94,10 @@ class DataConfig:
             raise ConfigError(f"data.path: required for data.name={self.name}")
         _check_choice("data.split", self.split, ("train", "test"))
         if self.resolution != 0 and self.resolution not in RESOLUTIONS:
-            raise ConfigError(f"data.resolution: must be 0 or 4, 5, 6 or 7 times a power of two, from 8 to 256 (e.g. 16, 28, 32), got {self.resolution}")
+            raise ConfigError(
+                "data.resolution: must be 0 or 4, 5, 6 or 7 times a power of two, "
+                f"from 8 to 256 (e.g. 16, 28, 32), got {self.resolution}"
+            )
         if self.channels not in (0, 1, 3):
             raise ConfigError(f"data.channels: must be 0, 1 or 3, got {self.channels}")
         _check_choice("data.resize", self.resize, ("pad", "resize"))
@@ -98,7 +105,9 @@ class DataConfig:
 
 
 # image sizes the networks take: halving them reaches a 4x4 to 7x7 feature map
-RESOLUTIONS = tuple(sorted(base * 2**n for base in (4, 5, 6, 7) for n in range(1, 7) if 8 <= base * 2**n <= 256))
+RESOLUTIONS = tuple(
+    sorted(base * 2**n for base in (4, 5, 6, 7) for n in range(1, 7) if 8 <= base * 2**n <= 256)
+)
 
 
 @dataclass
@@ -110,10 +119,14 @@ class NetworkConfig:
     architecture: str = "auto"  # auto (mlp for points, dcgan for images) | mlp | dcgan | resnet
     channels: int = 32  # conv width at full resolution
     max_channels: int = 256  # conv widths stop doubling here
-    minibatch_std: bool = False  # conv critics: add a minibatch standard-deviation feature at the smallest map
-    generator_batch_norm: bool = False  # conv generators: batch normalisation after each convolution
+    # conv critics: add a minibatch standard-deviation feature at the smallest map
+    minibatch_std: bool = False
+    # conv generators: batch normalisation after each convolution
+    generator_batch_norm: bool = False
     tanh_output: bool = False  # conv generators: tanh on the output, so images lie in [-1, 1]
-    critic_batch_norm: bool = False  # conv critics (D, Q) and heads: batch normalisation after each layer but the one reading the image
+    # conv critics (D, Q) and heads: batch normalisation after each layer
+    # but the one reading the image
+    critic_batch_norm: bool = False
 
     latent_dim: int = 16  # size of the noise z (d_z)
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
@@ -128,7 +141,9 @@ class NetworkConfig:
         _check_positive("network.channels", self.channels)
         _check_positive("network.max_channels", self.max_channels)
         _check_positive("network.latent_dim", self.latent_dim)
-        _check_choice("network.latent_distribution", self.latent_distribution, ("normal", "uniform"))
+        _check_choice(
+            "network.latent_distribution", self.latent_distribution, ("normal", "uniform")
+        )
         _check_positive("network.hidden_dim", self.hidden_dim)
         _check_positive("network.depth", self.depth)
         _check_choice("network.conditioning", self.conditioning, ("plain", "codebook"))
@@ -150,8 +165,10 @@ class MethodConfig:
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
     fixed_prior: list[float] | None = None  # InfoGAN's prior over categories; null: uniform
-    classifier_trunk: str = "own"  # CGPGAN's Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
-    generator_cls_weight: float = 0.0  # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
+    # CGPGAN's Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
+    classifier_trunk: str = "own"
+    # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
+    generator_cls_weight: float = 0.0
     real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on moved copies of real images
     real_consistency_start: int = 0  # real_consistency_weight applies from this step on
     # real_consistency_weight applies to images whose largest Q probability exceeds this
@@ -162,7 +179,7 @@ class MethodConfig:
     augment_scale: float = 0.0  # largest relative change of scale of moved copies
 
     def validate(self) -> None:
-        _check_choice("method.name", self.name, ("cgpgan", "vcagan", "infogan", "vanilla"))
+        _check_choice("method.name", self.name, tuple(METHOD_NAMES))
         _check_positive("method.num_labels", self.num_labels)
         if self.num_categories < 2:
             raise ConfigError(f"method.num_categories: must be >= 2, got {self.num_categories}")
@@ -174,14 +191,24 @@ class MethodConfig:
         _check_non_negative("method.augment_rotation", self.augment_rotation)
         if not 0.0 <= self.augment_scale < 1.0:
             raise ConfigError(f"method.augment_scale: must be in [0, 1), got {self.augment_scale}")
-        for key in ("real_penalty_weight", "fake_penalty_weight", "lambda_cls", "lambda_cgp", "real_consistency_weight", "generator_cls_weight"):
+        for key in (
+            "real_penalty_weight",
+            "fake_penalty_weight",
+            "lambda_cls",
+            "lambda_cgp",
+            "real_consistency_weight",
+            "generator_cls_weight",
+        ):
             _check_non_negative(f"method.{key}", getattr(self, key))
         if not 0.0 <= self.prior_decay < 1.0:
             raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")
         _check_non_negative("method.warmup_steps", self.warmup_steps)
         _check_non_negative("method.real_consistency_start", self.real_consistency_start)
         if not 0.0 <= self.real_consistency_threshold < 1.0:
-            raise ConfigError(f"method.real_consistency_threshold: must be in [0, 1), got {self.real_consistency_threshold}")
+            raise ConfigError(
+                "method.real_consistency_threshold: must be in [0, 1), "
+                f"got {self.real_consistency_threshold}"
+            )
         if self.fixed_prior is not None:
             if len(self.fixed_prior) != self.num_categories:
                 raise ConfigError(
@@ -203,14 +230,16 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | adamw
     learning_rate: float = 0.001  # learning rate of D, and of G and Q unless set below
     generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
-    classifier_learning_rate: float = 0.0  # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
+    # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
+    classifier_learning_rate: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])  # Adam's beta1, beta2
     weight_decay: float = 0.0  # the optimiser's weight decay
     generator_ema_decay: float = 0.999  # moving average of generator weights
     log_every: int = 50  # steps between lines of metrics.jsonl
     eval_samples: int = 20_000  # generated samples scored by the evaluation
     eval_baselines: bool = True  # image data with labels: also score k-means / GMM baselines
-    eval_every: int = 0  # also evaluate (without plots) every N steps into metrics.jsonl; 0: only at the end
+    # also evaluate (without plots) every N steps into metrics.jsonl; 0: only at the end
+    eval_every: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # CPU threads; 0: OMP_NUM_THREADS, else 1 for MLPs, all cores for images
     checkpoint_every: int = 1000  # steps between checkpoints (and at the end)
@@ -245,9 +274,13 @@ class TrainConfig:
         _check_non_negative("train.divergence_retries", self.divergence_retries)
         _check_non_negative("train.threads", self.threads)
         if not 0.0 < self.divergence_lr_factor <= 1.0:
-            raise ConfigError(f"train.divergence_lr_factor: must be in (0, 1], got {self.divergence_lr_factor}")
+            raise ConfigError(
+                f"train.divergence_lr_factor: must be in (0, 1], got {self.divergence_lr_factor}"
+            )
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"train.device: must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+            raise ConfigError(
+                f"train.device: must be auto, cpu, cuda or cuda:N, got {self.device!r}"
+            )
 
 
 @dataclass
@@ -267,7 +300,10 @@ class Config:
         self.train.validate()
         _check_non_negative("seed", self.seed)
         if self.network.architecture in ("dcgan", "resnet") and not self.data.is_image:
-            raise ConfigError(f"network.architecture: {self.network.architecture} needs image data, data.name is {self.data.name}")
+            raise ConfigError(
+                f"network.architecture: {self.network.architecture} needs image data, "
+                f"data.name is {self.data.name}"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -358,7 +394,9 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_config(source: str | Path | dict | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(
+    source: str | Path | dict | None = None, overrides: list[str] | None = None
+) -> Config:
     """Build a validated Config from a preset name, a YAML path or a dict, then overrides.
 
     `overrides` are ``"key.sub=value"`` strings; values are parsed as YAML.
@@ -400,7 +438,9 @@ def _read_yaml(source: str | Path, depth: int = 0) -> dict:
     base = values.pop("extends", None)
     if base is not None:
         if depth >= 8 or not isinstance(base, str):
-            raise ConfigError(f"config {source}: extends: must name a preset or file (and not loop)")
+            raise ConfigError(
+                f"config {source}: extends: must name a preset or file (and not loop)"
+            )
         values = _merge(_read_yaml(base, depth + 1), values)
     return values
 

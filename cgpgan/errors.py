@@ -42,6 +42,8 @@ class RunExists(RunError):
     """A run directory already holds a run (resume it or replace it)."""
 
     def __init__(self, directory):
-        super().__init__(f"{directory}: run directory exists; continue it with resume=True "
-                         "or replace it with overwrite=True")
+        super().__init__(
+            f"{directory}: run directory exists; continue it with resume=True "
+            "or replace it with overwrite=True"
+        )
         self.directory = directory

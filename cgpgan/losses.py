@@ -15,7 +15,9 @@ def conditional_score(logits: torch.Tensor, category: torch.Tensor) -> torch.Ten
     return (logits * category).sum(dim=2).mean(dim=1)
 
 
-def discriminator_loss(kind: str, real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(
+    kind: str, real_score: torch.Tensor, fake_score: torch.Tensor
+) -> torch.Tensor:
     """Adversarial loss of the discriminator, averaged over the batch.
 
     logistic:    softplus(-r) + softplus(f)   # -log sigmoid(r) - log(1 - sigmoid(f))
@@ -56,7 +58,9 @@ def classification_loss(logits: torch.Tensor, category: torch.Tensor) -> torch.T
     return -(category * F.log_softmax(logits, dim=2)).sum(dim=2).mean()
 
 
-def classifier_gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+def classifier_gradient_penalty(
+    logits: torch.Tensor, inputs: torch.Tensor, category: torch.Tensor
+) -> torch.Tensor:
     """CGPGAN's L_cgp = E || grad_x mean_l (1 - softmax(Q(x))_l . c_l)^2 ||^2.
 
     `logits` = Q(inputs) for generated `inputs` with their categories `category`.

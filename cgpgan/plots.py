@@ -13,8 +13,15 @@ import numpy as np  # noqa: E402
 from cgpgan.prior import LIVE_THRESHOLD  # noqa: E402
 
 
-def draw_samples_2d(axis, real: np.ndarray | None, samples: np.ndarray, categories: np.ndarray,
-                    prior: np.ndarray, title: str = "", show_dead: bool = False) -> None:
+def draw_samples_2d(
+    axis,
+    real: np.ndarray | None,
+    samples: np.ndarray,
+    categories: np.ndarray,
+    prior: np.ndarray,
+    title: str = "",
+    show_dead: bool = False,
+) -> None:
     """Real data in grey (if given), generated samples coloured by category (Figure 4
     of the VCAGAN paper); the legend lists live categories with their prior, and dead
     ones too with `show_dead` (e.g. when a dead category was asked for)."""
@@ -27,18 +34,23 @@ def draw_samples_2d(axis, real: np.ndarray | None, samples: np.ndarray, categori
         if (dead and not show_dead) or not chosen.any():
             continue
         name = f"{category}: {prior[category]:.3f}" + (" (dead)" if dead else "")
-        axis.scatter(*samples[chosen].T, s=2, color=colours(category % colours.N),
-                     label=name, rasterized=True)
+        axis.scatter(
+            *samples[chosen].T,
+            s=2,
+            color=colours(category % colours.N),
+            label=name,
+            rasterized=True,
+        )
     axis.set_xlabel("x0")
     axis.set_ylabel("x1")
     axis.set_title(title, fontsize=9)
     axis.set_aspect("equal")
-    axis.legend(fontsize=6, markerscale=4, loc="best", title="category: prior",
-                title_fontsize=6)
+    axis.legend(fontsize=6, markerscale=4, loc="best", title="category: prior", title_fontsize=6)
 
 
-def plot_samples_2d(path: Path, real, samples, categories, prior, title: str = "",
-                    show_dead: bool = False) -> None:
+def plot_samples_2d(
+    path: Path, real, samples, categories, prior, title: str = "", show_dead: bool = False
+) -> None:
     figure, axis = plt.subplots(figsize=(6, 6))
     draw_samples_2d(axis, real, samples, categories, prior, title, show_dead)
     _save(figure, path)
@@ -64,18 +76,25 @@ def label_name(label: int, num_labels: int) -> str:
     return "" if num_labels == 1 else f"label {label} (labels 0-{num_labels - 1})"
 
 
-def draw_prior(axis, probabilities: np.ndarray, label: int = 0, num_labels: int = 1,
-               true_probabilities=None) -> None:
+def draw_prior(
+    axis, probabilities: np.ndarray, label: int = 0, num_labels: int = 1, true_probabilities=None
+) -> None:
     """Bar chart of one label's prior [K], categories sorted by probability."""
     order = np.argsort(-probabilities)
     axis.bar(range(len(order)), probabilities[order], color="tab:blue", label="prior")
     axis.set_xticks(range(len(order)), [str(k) for k in order], fontsize=7)
-    axis.axhline(LIVE_THRESHOLD, color="0.5", linestyle=":", linewidth=1,
-                 label=f"live threshold ({LIVE_THRESHOLD:.0%})")
+    axis.axhline(
+        LIVE_THRESHOLD,
+        color="0.5",
+        linestyle=":",
+        linewidth=1,
+        label=f"live threshold ({LIVE_THRESHOLD:.0%})",
+    )
     if true_probabilities is not None:
         truth = np.sort(np.asarray(true_probabilities))[::-1]
-        axis.scatter(range(len(truth)), truth, color="tab:red", marker="_", s=200,
-                     label="true (sorted)")
+        axis.scatter(
+            range(len(truth)), truth, color="tab:red", marker="_", s=200, label="true (sorted)"
+        )
     axis.legend(fontsize=7)
     axis.set_xlabel("category (sorted by prior)")
     axis.set_ylabel("P(C = k)")
@@ -123,8 +142,14 @@ def _to_display(image: np.ndarray) -> np.ndarray:
     return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
 
 
-def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = None,
-                    title: str = "", xlabel: str = "", ylabel: str = "") -> None:
+def draw_image_grid(
+    axis,
+    images: np.ndarray,
+    column_labels: list[str] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+) -> None:
     """images [rows, columns, C, H, W] tiled into one picture, one label per column."""
     rows, columns, channels, height, width = images.shape
     pad = 1
@@ -133,11 +158,18 @@ def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = 
         for column in range(columns):
             tile = _to_display(images[row, column])
             top, left = pad + row * (height + pad), pad + column * (width + pad)
-            canvas[top : top + height, left : left + width] = tile[..., None] if tile.ndim == 2 else tile
+            canvas[top : top + height, left : left + width] = (
+                tile[..., None] if tile.ndim == 2 else tile
+            )
     axis.imshow(canvas, interpolation="nearest")
     axis.set_yticks([])
     if column_labels:
-        axis.set_xticks([pad + (width + pad) * c + width / 2 for c in range(columns)], column_labels, fontsize=6, rotation=90)
+        axis.set_xticks(
+            [pad + (width + pad) * c + width / 2 for c in range(columns)],
+            column_labels,
+            fontsize=6,
+            rotation=90,
+        )
     else:
         axis.set_xticks([])
     axis.set_xlabel(xlabel, fontsize=8)
@@ -145,8 +177,14 @@ def draw_image_grid(axis, images: np.ndarray, column_labels: list[str] | None = 
     axis.set_title(title, fontsize=9)
 
 
-def plot_image_grid(path: Path, images: np.ndarray, column_labels: list[str] | None = None,
-                    title: str = "", xlabel: str = "", ylabel: str = "") -> None:
+def plot_image_grid(
+    path: Path,
+    images: np.ndarray,
+    column_labels: list[str] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+) -> None:
     rows, columns = images.shape[:2]
     size = (max(3.0, 0.45 * columns + 0.8), max(2.5, 0.45 * rows + 1.2))
     figure, axis = plt.subplots(figsize=size)
@@ -154,9 +192,14 @@ def plot_image_grid(path: Path, images: np.ndarray, column_labels: list[str] | N
     _save(figure, path)
 
 
-def draw_category_examples(axis, images: np.ndarray, categories: np.ndarray,
-                           confidence: np.ndarray, prior: np.ndarray,
-                           per_category: int = 10) -> list[int]:
+def draw_category_examples(
+    axis,
+    images: np.ndarray,
+    categories: np.ndarray,
+    confidence: np.ndarray,
+    prior: np.ndarray,
+    per_category: int = 10,
+) -> list[int]:
     """One column per category (ordered by prior, empty ones left out, as in
     samples.png), its most confident real items down the rows. Returns the columns'
     categories."""
@@ -167,15 +210,25 @@ def draw_category_examples(axis, images: np.ndarray, categories: np.ndarray,
         members = np.flatnonzero(categories == category)
         chosen = members[np.argsort(-confidence[members])][:per_category]
         grid[: len(chosen), column] = images[chosen]
-    draw_image_grid(axis, grid, category_labels(prior, order),
-                    "real items per category, argmax Q(x)", xlabel=CATEGORY_AXIS,
-                    ylabel="items, most confident first")
+    draw_image_grid(
+        axis,
+        grid,
+        category_labels(prior, order),
+        "real items per category, argmax Q(x)",
+        xlabel=CATEGORY_AXIS,
+        ylabel="items, most confident first",
+    )
     return order
 
 
-def plot_category_examples(path: Path, images: np.ndarray, categories: np.ndarray,
-                           confidence: np.ndarray, prior: np.ndarray,
-                           per_category: int = 10) -> None:
+def plot_category_examples(
+    path: Path,
+    images: np.ndarray,
+    categories: np.ndarray,
+    confidence: np.ndarray,
+    prior: np.ndarray,
+    per_category: int = 10,
+) -> None:
     columns = int(sum((categories == k).any() for k in range(len(prior))))
     size = (max(3.0, 0.45 * columns + 0.8), 0.45 * per_category + 1.2)
     figure, axis = plt.subplots(figsize=size)
@@ -192,7 +245,9 @@ def plot_contingency(path: Path, table: np.ndarray, prior: np.ndarray, title: st
     for row in range(shown.shape[0]):
         for column in range(shown.shape[1]):
             if shown[row, column]:
-                axis.text(column, row, str(shown[row, column]), ha="center", va="center", fontsize=6)
+                axis.text(
+                    column, row, str(shown[row, column]), ha="center", va="center", fontsize=6
+                )
     axis.set_yticks(range(len(order)), [f"{k} ({prior[k]:.2f})" for k in order], fontsize=7)
     axis.set_xticks(range(table.shape[1]), [str(c) for c in range(table.shape[1])], fontsize=7)
     axis.set_xlabel("true class")

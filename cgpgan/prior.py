@@ -20,7 +20,11 @@ class CategoricalPrior(nn.Module):
         if initial is None:
             table = torch.full((num_labels, num_categories), 1.0 / num_categories)
         else:
-            table = torch.tensor(initial, dtype=torch.float32).expand(num_labels, num_categories).clone()
+            table = (
+                torch.tensor(initial, dtype=torch.float32)
+                .expand(num_labels, num_categories)
+                .clone()
+            )
         self.register_buffer("probabilities", table)
 
     @property
@@ -33,7 +37,9 @@ class CategoricalPrior(nn.Module):
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """One-hot categories c ~ P(C), [B, L, K]."""
-        index = torch.multinomial(self.probabilities, batch_size, replacement=True, generator=generator)
+        index = torch.multinomial(
+            self.probabilities, batch_size, replacement=True, generator=generator
+        )
         return F.one_hot(index.t(), self.num_categories).float()
 
     @torch.no_grad()

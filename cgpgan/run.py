@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cgpgan import plots
 from cgpgan.config import Config, load_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.data.toy2d import read_points_file
@@ -28,7 +29,6 @@ from cgpgan.errors import RunError, RunExists
 from cgpgan.methods import Method, build_method
 from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points, image_quality
 from cgpgan.metrics.images import InceptionFeatures, classify_all, generate_all
-from cgpgan import plots
 from cgpgan.prior import LIVE_THRESHOLD
 from cgpgan.storage import atomic_write_text, load_tensors, save_tensors, write_json
 
@@ -88,7 +88,9 @@ class Run:
         return self.method.prior.probabilities.detach().cpu()
 
     @torch.no_grad()
-    def sample(self, n: int, category: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, n: int, category: int | None = None, seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """n samples from the moving-average generator and their categories [n, L].
 
         With `category`, the first label is fixed to it (other labels from the prior);
@@ -98,12 +100,17 @@ class Run:
         method = self.method
         num_categories = method.prior.num_categories
         if category is not None and not 0 <= category < num_categories:
-            raise RunError(f"category {category} out of range: the run has {num_categories} categories")
+            raise RunError(
+                f"category {category} out of range: the run has {num_categories} categories"
+            )
         probability = None if category is None else float(self.prior[0, category])
         if probability is not None and probability < LIVE_THRESHOLD:
-            warnings.warn(f"category {category} is dead (prior {probability:.4f}, under the "
-                          f"{LIVE_THRESHOLD:.0%} live threshold): its samples may lie off the data",
-                          DeadCategoryWarning, stacklevel=3)  # the caller, past torch.no_grad
+            warnings.warn(
+                f"category {category} is dead (prior {probability:.4f}, under the "
+                f"{LIVE_THRESHOLD:.0%} live threshold): its samples may lie off the data",
+                DeadCategoryWarning,
+                stacklevel=3,
+            )  # the caller, past torch.no_grad
         generator = torch.Generator(device=method.device).manual_seed(seed)
         one_hot = method.prior.sample(n, generator)
         if category is not None:
@@ -124,15 +131,22 @@ class Run:
     def cluster(self, x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
         """Category of each item of `x` (argmax Q(x)) and Q's confidence in it, both [N, L]."""
         if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
-            raise RunError(f"data of shape {list(x.shape[1:])} does not fit this run, trained on {self.info['sample_shape']}")
+            raise RunError(
+                f"data of shape {list(x.shape[1:])} does not fit this run, "
+                f"trained on {self.info['sample_shape']}"
+            )
         probabilities = classify_all(self.method, x, batch_size)
         if probabilities is None:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
         confidence, categories = probabilities.max(dim=2)
         return categories, confidence
 
-    def cluster_data(self, overrides: list[str] | None = None, out: str | Path | None = None,
-                     data: str | Path | None = None) -> dict:
+    def cluster_data(
+        self,
+        overrides: list[str] | None = None,
+        out: str | Path | None = None,
+        data: str | Path | None = None,
+    ) -> dict:
         """Cluster data: the file `data` (images as .npz/.npy for an image run; points of
         the run's dimension as .npy/.npz/.csv for a 2-D run) or the run's own data set,
         changed by `data.KEY=VALUE` overrides.
@@ -152,8 +166,13 @@ class Run:
         write_assignments(out, items if points else None, categories, confidence)
         if not points:
             examples = out.with_name(out.stem + "_examples.png")
-            plots.plot_category_examples(examples, items.numpy(), categories[:, 0].numpy(),
-                                         confidence[:, 0].numpy(), self.prior[0].numpy())
+            plots.plot_category_examples(
+                examples,
+                items.numpy(),
+                categories[:, 0].numpy(),
+                confidence[:, 0].numpy(),
+                self.prior[0].numpy(),
+            )
             result["examples"] = examples
         return result
 
@@ -184,7 +203,11 @@ class Run:
         category of each column."""
         method = self.method
         prior = self.prior[label]
-        order = [k for k in prior.argsort(descending=True).tolist() if include_dead or prior[k] >= LIVE_THRESHOLD]
+        order = [
+            k
+            for k in prior.argsort(descending=True).tolist()
+            if include_dead or prior[k] >= LIVE_THRESHOLD
+        ]
         generator = torch.Generator(device=method.device).manual_seed(seed)
         latent = method.sample_latent(rows, generator)
         base = method.prior.sample(rows, generator)
@@ -196,7 +219,14 @@ class Run:
             columns.append(method.generate(latent, one_hot).cpu())
         return torch.stack(columns, dim=1), order
 
-    def evaluate(self, write: bool = True, draw: bool = True, baselines: bool | None = None, inception: str | None = None, dataset=None) -> dict:
+    def evaluate(
+        self,
+        write: bool = True,
+        draw: bool = True,
+        baselines: bool | None = None,
+        inception: str | None = None,
+        dataset=None,
+    ) -> dict:
         """Compute the metrics (printed by the CLI), write metrics.json and the plots.
 
         With `inception` (a local Inception-v3 weights file), images also get FID, KID
@@ -212,17 +242,23 @@ class Run:
             )
         extractor = InceptionFeatures(inception) if inception else None  # bad file: fail first
         if dataset.kind == "images":
-            metrics = evaluate_images(self.method, dataset, config.train.eval_samples, seed=config.seed)
+            metrics = evaluate_images(
+                self.method, dataset, config.train.eval_samples, seed=config.seed
+            )
             if baselines is None:
                 baselines = config.train.eval_baselines
             if baselines and dataset.labels is not None:
-                metrics["baselines"] = baseline_scores(dataset.images, dataset.labels.numpy(), seed=config.seed)
+                metrics["baselines"] = baseline_scores(
+                    dataset.images, dataset.labels.numpy(), seed=config.seed
+                )
             if extractor is not None:
                 samples = min(config.train.eval_samples, 5000)
                 quality = self.image_quality(extractor, samples, seed=config.seed, dataset=dataset)
                 metrics.update(quality)
         else:
-            metrics = evaluate_points(self.method, dataset, config.train.eval_samples, seed=config.seed)
+            metrics = evaluate_points(
+                self.method, dataset, config.train.eval_samples, seed=config.seed
+            )
         metrics["step"] = self.info.get("step", 0)
         metrics["train_seconds"] = self.info.get("train_seconds", 0.0)
         if write:
@@ -231,7 +267,9 @@ class Run:
             self.draw(dataset, metrics)
         return metrics
 
-    def image_quality(self, extractor: torch.nn.Module, num_samples: int = 5000, seed: int = 0, dataset=None) -> dict:
+    def image_quality(
+        self, extractor: torch.nn.Module, num_samples: int = 5000, seed: int = 0, dataset=None
+    ) -> dict:
         """FID, KID and precision/recall of `num_samples` generated images against as
         many real ones, in the feature space of `extractor` (any torch module mapping
         images in [0, 1] to [B, F]); self-accuracy is in `evaluate`."""
@@ -248,10 +286,17 @@ class Run:
         """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
         grid, order = self.sample_grid(rows=rows, label=label, seed=self.config.seed)
         prior = self.prior.numpy()
-        title = plots.run_title(self.config.method.name, self.info.get("step", 0), label,
-                                len(prior))
-        plots.plot_image_grid(path, grid.numpy(), plots.category_labels(prior[label], order),
-                              title, xlabel=plots.CATEGORY_AXIS, ylabel="samples (one z per row)")
+        title = plots.run_title(
+            self.config.method.name, self.info.get("step", 0), label, len(prior)
+        )
+        plots.plot_image_grid(
+            path,
+            grid.numpy(),
+            plots.category_labels(prior[label], order),
+            title,
+            xlabel=plots.CATEGORY_AXIS,
+            ylabel="samples (one z per row)",
+        )
 
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
@@ -261,14 +306,33 @@ class Run:
         title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
         if dataset.kind == "images":
             for label in range(min(prior.shape[0], 4)):
-                self.draw_grid(plots_dir / ("samples.png" if label == 0 else f"samples_label{label}.png"), label)
+                self.draw_grid(
+                    plots_dir / ("samples.png" if label == 0 else f"samples_label{label}.png"),
+                    label,
+                )
             if metrics and "contingency" in metrics:
-                plots.plot_contingency(plots_dir / "contingency.png", np.array(metrics["contingency"]), prior[0], f"{title}: real data, argmax Q(x)")
-            true_probabilities = None if dataset.labels is None else np.sort(np.bincount(dataset.labels.numpy()) / len(dataset))[::-1]
+                plots.plot_contingency(
+                    plots_dir / "contingency.png",
+                    np.array(metrics["contingency"]),
+                    prior[0],
+                    f"{title}: real data, argmax Q(x)",
+                )
+            true_probabilities = (
+                None
+                if dataset.labels is None
+                else np.sort(np.bincount(dataset.labels.numpy()) / len(dataset))[::-1]
+            )
         else:
             samples, categories = self.sample(4000, seed=self.config.seed)
             real = dataset.points[:4000].numpy()
-            plots.plot_samples_2d(plots_dir / "samples.png", real, samples.numpy(), categories[:, 0].numpy(), prior[0], title)
+            plots.plot_samples_2d(
+                plots_dir / "samples.png",
+                real,
+                samples.numpy(),
+                categories[:, 0].numpy(),
+                prior[0],
+                title,
+            )
             true_probabilities = dataset.mode_probabilities.numpy()
         plots.plot_prior(plots_dir / "prior.png", prior, true_probabilities)
         history = read_history(self.directory)
@@ -283,8 +347,9 @@ class Run:
         write_json(self.directory / "run.json", self.info)
 
 
-def write_assignments(path: Path, points: torch.Tensor | None, categories: torch.Tensor,
-                      confidence: torch.Tensor) -> None:
+def write_assignments(
+    path: Path, points: torch.Tensor | None, categories: torch.Tensor, confidence: torch.Tensor
+) -> None:
     """The CSV of `cluster`: one row per item in order (item, the coordinates of points,
     then category and confidence per label), written atomically."""
     columns = [np.arange(len(categories))[:, None]]
@@ -299,8 +364,9 @@ def write_assignments(path: Path, points: torch.Tensor | None, categories: torch
         header += [f"category{label}", f"confidence{label}"]
         formats += ["%d", "%.4f"]
     buffer = io.StringIO()
-    np.savetxt(buffer, np.hstack(columns), fmt=formats, delimiter=",", header=",".join(header),
-               comments="")
+    np.savetxt(
+        buffer, np.hstack(columns), fmt=formats, delimiter=",", header=",".join(header), comments=""
+    )
     atomic_write_text(path, buffer.getvalue())
 
 
@@ -331,7 +397,13 @@ def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], over
     prepare_directory(directory, overwrite)
     method = build_method(config, sample_shape, resolve_device(config.train.device))
     save_config(config, directory / "config.yaml")
-    info = {"format_version": FORMAT_VERSION, "sample_shape": list(sample_shape), "method": config.method.name, "step": 0, "train_seconds": 0.0}
+    info = {
+        "format_version": FORMAT_VERSION,
+        "sample_shape": list(sample_shape),
+        "method": config.method.name,
+        "step": 0,
+        "train_seconds": 0.0,
+    }
     write_json(directory / "run.json", info)
     return Run(directory, config, method, info)
 
@@ -344,10 +416,15 @@ def open_run(directory: Path, device: str | None = None, complete: bool = False)
     needed = ("config.yaml", "run.json", WEIGHTS) if complete else ("config.yaml", "run.json")
     for name in needed:
         if not (directory / name).is_file():
-            raise RunError(f"{directory}: not a {'complete ' if complete else ''}run directory ({name} is missing)")
+            raise RunError(
+                f"{directory}: not a {'complete ' if complete else ''}run directory "
+                f"({name} is missing)"
+            )
     config = load_config(directory / "config.yaml")
     info = _read_info(directory)
-    method = build_method(config, tuple(info["sample_shape"]), resolve_device(device or config.train.device))
+    method = build_method(
+        config, tuple(info["sample_shape"]), resolve_device(device or config.train.device)
+    )
     return Run(directory, config, method, info)
 
 
@@ -357,5 +434,6 @@ def _read_info(directory: Path) -> dict:
     except json.JSONDecodeError:
         raise RunError(f"{directory / 'run.json'}: not valid JSON") from None
     if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
-        raise RunError(f"{directory}: unsupported run format {info.get('format_version') if isinstance(info, dict) else info!r}")
+        found = info.get("format_version") if isinstance(info, dict) else info
+        raise RunError(f"{directory}: unsupported run format {found!r}")
     return info

@@ -17,7 +17,9 @@ def test_shifts_are_whole_pixels_within_the_limit_and_seeded():
 
 def test_rotation_and_scale_move_content_but_keep_shapes_and_points():
     images = torch.rand(4, 3, 8, 8)
-    moved = random_affine(images, torch.Generator().manual_seed(0), max_shift=0, max_rotation=20, max_scale=0.1)
+    moved = random_affine(
+        images, torch.Generator().manual_seed(0), max_shift=0, max_rotation=20, max_scale=0.1
+    )
     assert moved.shape == images.shape and not torch.allclose(moved, images)
     points = torch.rand(5, 2)
     assert random_affine(points, torch.Generator(), max_shift=2) is points

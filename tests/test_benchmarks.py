@@ -10,7 +10,16 @@ from common import Job, run_job  # noqa: E402
 
 from cgpgan.errors import ConfigError  # noqa: E402
 
-TINY = ["network.hidden_dim=16", "network.depth=2", "network.latent_dim=4", "method.num_categories=4", "train.steps=4", "train.batch_size=8", "train.eval_samples=400", "data.num_samples=1000"]
+TINY = [
+    "network.hidden_dim=16",
+    "network.depth=2",
+    "network.latent_dim=4",
+    "method.num_categories=4",
+    "train.steps=4",
+    "train.batch_size=8",
+    "train.eval_samples=400",
+    "data.num_samples=1000",
+]
 
 
 def test_a_finished_run_is_reused_only_with_the_same_training_settings(tmp_path):
@@ -20,7 +29,10 @@ def test_a_finished_run_is_reused_only_with_the_same_training_settings(tmp_path)
 
     # the same settings, and settings that only change what is logged: reused, nothing retrained
     assert run_job(Job("tiny", None, TINY, 0, directory)) == first
-    assert run_job(Job("tiny", None, [*TINY, "train.eval_every=2", "train.log_every=1"], 0, directory)) == first
+    assert (
+        run_job(Job("tiny", None, [*TINY, "train.eval_every=2", "train.log_every=1"], 0, directory))
+        == first
+    )
     assert sorted((tmp_path / "run").rglob("*")) == checkpoints
 
     # another training setting or seed: refused, naming the run and the key
@@ -34,7 +46,13 @@ def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
     from common import run_all
 
     run_job(Job("tiny", None, TINY, 0, str(tmp_path / "finished")))
-    jobs = [Job("tiny", None, TINY, 0, str(tmp_path / "new")), Job("tiny", None, [*TINY, "train.steps=6"], 0, str(tmp_path / "finished"))]
-    with pytest.raises(SystemExit, match=r"error: .*finished: finished with train.steps=4, this benchmark asks for 6"):
+    jobs = [
+        Job("tiny", None, TINY, 0, str(tmp_path / "new")),
+        Job("tiny", None, [*TINY, "train.steps=6"], 0, str(tmp_path / "finished")),
+    ]
+    with pytest.raises(
+        SystemExit,
+        match=r"error: .*finished: finished with train.steps=4, this benchmark asks for 6",
+    ):
         run_all(jobs, workers=1)
     assert not (tmp_path / "new").exists()

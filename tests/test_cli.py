@@ -35,11 +35,17 @@ def test_top_level_help_names_every_command(capsys):
 
 
 def test_every_config_field_has_a_meaning():
-    groups = [Config] + [type(getattr(Config(), item.name)) for item in dataclasses.fields(Config)
-                         if dataclasses.is_dataclass(getattr(Config(), item.name))]
+    groups = [Config] + [
+        type(getattr(Config(), item.name))
+        for item in dataclasses.fields(Config)
+        if dataclasses.is_dataclass(getattr(Config(), item.name))
+    ]
     for group in groups:
-        missing = [name for name, meaning in field_meanings(group).items()
-                   if not meaning and name not in ("data", "network", "method", "train")]
+        missing = [
+            name
+            for name, meaning in field_meanings(group).items()
+            if not meaning and name not in ("data", "network", "method", "train")
+        ]
         assert not missing, f"{group.__name__}: add a `# meaning` comment to {missing}"
 
 
@@ -98,7 +104,8 @@ def test_train_into_an_unwritable_out_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_sample_and_cluster_into_an_unwritable_out_are_one_line_errors(
-        tmp_path, capsys, tiny_config):
+    tmp_path, capsys, tiny_config
+):
     run = train(tiny_config(), tmp_path / "run", progress=False)
     folder = tmp_path / "taken.csv"
     folder.mkdir()  # a folder where the output file should go

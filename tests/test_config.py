@@ -11,7 +11,9 @@ def test_every_preset_loads_and_validates():
 
 
 def test_overrides_are_typed():
-    config = load_config("gaussians2d", ["method.num_categories=6", "method.lambda_cgp=1", "train.betas=[0.5, 0.9]"])
+    config = load_config(
+        "gaussians2d", ["method.num_categories=6", "method.lambda_cgp=1", "train.betas=[0.5, 0.9]"]
+    )
     assert config.method.num_categories == 6
     assert isinstance(config.method.lambda_cgp, float) and config.method.lambda_cgp == 1.0
     assert config.train.betas == [0.5, 0.9]

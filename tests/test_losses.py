@@ -15,7 +15,11 @@ def test_conditional_score_averages_labels_of_selected_logits():
 @pytest.mark.parametrize(
     "kind, expected_d, expected_g",
     [
-        ("logistic", math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)), math.log1p(math.exp(1.0))),
+        (
+            "logistic",
+            math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0)),
+            math.log1p(math.exp(1.0)),
+        ),
         ("hinge", 0.0 + 0.0, 1.0),
         ("wasserstein", -1.0 - 2.0, 1.0),
     ],
@@ -64,7 +68,9 @@ def test_classifier_gradient_penalty_matches_hand_computation():
     category = torch.tensor([[[1.0, 0.0]]])
     q0 = torch.sigmoid(torch.tensor(0.5 * 0.3 - 0.2))
     expected = ((2 * (1 - q0) ** 2 * q0) ** 2 * (w**2).sum()).item()
-    assert losses.classifier_gradient_penalty(logits, x, category).item() == pytest.approx(expected, rel=1e-5)
+    assert losses.classifier_gradient_penalty(logits, x, category).item() == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_confidence_gradient_penalty_uses_the_top_probability():

@@ -13,24 +13,30 @@ from cgpgan.cli import main
 from cgpgan.run import DeadCategoryWarning
 from tests.conftest import tiny
 
-DIGITS = ["data.name=digits", "network.channels=8", "network.max_channels=16",
-          "network.latent_dim=8", "method.num_categories=10", "train.batch_size=32",
-          "train.steps=3", "method.warmup_steps=1", "train.eval_baselines=false"]
+DIGITS = [
+    "data.name=digits",
+    "network.channels=8",
+    "network.max_channels=16",
+    "network.latent_dim=8",
+    "method.num_categories=10",
+    "train.batch_size=32",
+    "train.steps=3",
+    "method.warmup_steps=1",
+    "train.eval_baselines=false",
+]
 
 
 @pytest.fixture(scope="module")
 def points_run(tmp_path_factory):
     """A 5-step 2-D run, not evaluated (about a second)."""
-    return train(tiny(), tmp_path_factory.mktemp("runs") / "points", progress=False,
-                 evaluate=False)
+    return train(tiny(), tmp_path_factory.mktemp("runs") / "points", progress=False, evaluate=False)
 
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
     """A 3-step digits run, not evaluated (about a second)."""
     config = load_config(None, DIGITS)
-    return train(config, tmp_path_factory.mktemp("runs") / "digits", progress=False,
-                 evaluate=False)
+    return train(config, tmp_path_factory.mktemp("runs") / "digits", progress=False, evaluate=False)
 
 
 def _read_png(path):
@@ -70,8 +76,9 @@ def test_category_examples_are_columns_ordered_by_prior_most_confident_on_top(tm
     confidence = np.linspace(0.2, 0.9, 12)[::-1].copy()  # earlier items more confident
     prior = np.array([0.25, 0.5, 0.1, 0.15])
     figure, axis = plt.subplots()
-    order = plots.draw_category_examples(axis, images, categories, confidence, prior,
-                                         per_category=4)
+    order = plots.draw_category_examples(
+        axis, images, categories, confidence, prior, per_category=4
+    )
     assert order == [1, 0, 3]  # by prior, the empty category 2 left out
     labels = [tick.get_text() for tick in axis.get_xticklabels()]
     assert labels == ["1: 0.500", "0: 0.250", "3: 0.150"]
@@ -82,8 +89,9 @@ def test_category_examples_are_columns_ordered_by_prior_most_confident_on_top(tm
     assert top_left == pytest.approx((values[3] + 1) / 2)
     assert canvas[3 * 5 + 1, 1, 0] == 1  # category 1 has 3 items: the 4th cell is blank
     plt.close(figure)
-    plots.plot_category_examples(tmp_path / "examples.png", images, categories, confidence,
-                                 prior, per_category=4)
+    plots.plot_category_examples(
+        tmp_path / "examples.png", images, categories, confidence, prior, per_category=4
+    )
     _read_png(tmp_path / "examples.png")
 
 
@@ -100,8 +108,21 @@ def test_sample_png_of_an_image_run_is_a_grid(image_run, tmp_path, capsys):
     assert "samples to" in capsys.readouterr().out
     _read_png(out)
     likeliest = int(image_run.prior[0].argmax())
-    assert main(["sample", str(image_run.directory), "--category", str(likeliest), "-n", "300",
-                 "--out", str(tmp_path / "one.png")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(image_run.directory),
+                "--category",
+                str(likeliest),
+                "-n",
+                "300",
+                "--out",
+                str(tmp_path / "one.png"),
+            ]
+        )
+        == 0
+    )
     # 300 samples of one category: a 16 x 16 grid shows 256 of them
     assert "picture of 256 of the 300 samples" in capsys.readouterr().out
     _read_png(tmp_path / "one.png")

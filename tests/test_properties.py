@@ -50,8 +50,15 @@ def test_a_perfect_clustering_scores_one(truth):
     weight=st.floats(-5, 5, allow_nan=False),
     batch=st.integers(-4, 512),
 )
-def test_configs_are_accepted_exactly_when_every_value_is_in_range(categories, decay, weight, batch):
-    overrides = [f"method.num_categories={categories}", f"method.prior_decay={decay}", f"method.lambda_cgp={weight}", f"train.batch_size={batch}"]
+def test_configs_are_accepted_exactly_when_every_value_is_in_range(
+    categories, decay, weight, batch
+):
+    overrides = [
+        f"method.num_categories={categories}",
+        f"method.prior_decay={decay}",
+        f"method.lambda_cgp={weight}",
+        f"train.batch_size={batch}",
+    ]
     valid = categories >= 2 and 0 <= decay < 1 and weight >= 0 and batch > 0
     if valid:
         config = load_config(None, overrides)
@@ -61,4 +68,9 @@ def test_configs_are_accepted_exactly_when_every_value_is_in_range(categories, d
             load_config(None, overrides)
         message = str(error.value)
         assert "\n" not in message
-        assert message.split(":")[0] in ("method.num_categories", "method.prior_decay", "method.lambda_cgp", "train.batch_size")
+        assert message.split(":")[0] in (
+            "method.num_categories",
+            "method.prior_decay",
+            "method.lambda_cgp",
+            "train.batch_size",
+        )

@@ -39,46 +39,98 @@ def assert_bitwise_equal(first: dict, second: dict) -> None:
 def test_stopped_and_resumed_run_equals_an_uninterrupted_one(method, tmp_path):
     overrides = ["train.steps=12", "train.checkpoint_every=4", "method.warmup_steps=3"]
     train(tiny(method, *overrides), tmp_path / "whole", progress=False, evaluate=False)
-    stopped = train(tiny(method, *overrides, "train.stop_after=6"), tmp_path / "split", progress=False, evaluate=False)
+    stopped = train(
+        tiny(method, *overrides, "train.stop_after=6"),
+        tmp_path / "split",
+        progress=False,
+        evaluate=False,
+    )
     assert stopped.info["step"] == 6 and not stopped.metrics
     assert not (tmp_path / "split" / "checkpoints" / "model.safetensors").exists()
     train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
     assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
     # the log has each step once, as in the uninterrupted run
-    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == list(range(1, 13))
 
 
 def test_resume_of_an_image_run_with_augmentation_is_exact(tmp_path):
-    overrides = ["data.name=digits", "network.channels=4", "network.max_channels=8", "network.latent_dim=4", "method.num_categories=4",
-                 "method.real_consistency_weight=1", "method.augment_rotation=10", "train.steps=6", "train.checkpoint_every=2",
-                 "train.batch_size=8", "method.warmup_steps=2", "train.eval_baselines=false"]
+    overrides = [
+        "data.name=digits",
+        "network.channels=4",
+        "network.max_channels=8",
+        "network.latent_dim=4",
+        "method.num_categories=4",
+        "method.real_consistency_weight=1",
+        "method.augment_rotation=10",
+        "train.steps=6",
+        "train.checkpoint_every=2",
+        "train.batch_size=8",
+        "method.warmup_steps=2",
+        "train.eval_baselines=false",
+    ]
     train(load_config(None, overrides), tmp_path / "whole", progress=False, evaluate=False)
-    train(load_config(None, [*overrides, "train.stop_after=3"]), tmp_path / "split", progress=False, evaluate=False)
+    train(
+        load_config(None, [*overrides, "train.stop_after=3"]),
+        tmp_path / "split",
+        progress=False,
+        evaluate=False,
+    )
     train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
     assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
 
 
 def test_resume_with_batch_norm_and_a_generator_learning_rate_is_exact(tmp_path):
-    overrides = ["data.name=digits", "network.channels=4", "network.max_channels=8", "network.latent_dim=4", "method.num_categories=4",
-                 "network.generator_batch_norm=true", "network.critic_batch_norm=true", "network.tanh_output=true",
-                 "train.generator_learning_rate=0.003", "train.steps=6", "train.checkpoint_every=2",
-                 "train.batch_size=8", "method.warmup_steps=2", "train.eval_baselines=false"]
+    overrides = [
+        "data.name=digits",
+        "network.channels=4",
+        "network.max_channels=8",
+        "network.latent_dim=4",
+        "method.num_categories=4",
+        "network.generator_batch_norm=true",
+        "network.critic_batch_norm=true",
+        "network.tanh_output=true",
+        "train.generator_learning_rate=0.003",
+        "train.steps=6",
+        "train.checkpoint_every=2",
+        "train.batch_size=8",
+        "method.warmup_steps=2",
+        "train.eval_baselines=false",
+    ]
     train(load_config(None, overrides), tmp_path / "whole", progress=False, evaluate=False)
-    train(load_config(None, [*overrides, "train.stop_after=3"]), tmp_path / "split", progress=False, evaluate=False)
+    train(
+        load_config(None, [*overrides, "train.stop_after=3"]),
+        tmp_path / "split",
+        progress=False,
+        evaluate=False,
+    )
     train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
     assert_bitwise_equal(weights(tmp_path / "whole"), weights(tmp_path / "split"))
 
 
 def test_checkpoints_keep_the_last_n_and_the_best(tmp_path):
-    config = tiny("cgpgan", "train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.best_metric=loss/generator", "train.best_mode=min")
+    config = tiny(
+        "cgpgan",
+        "train.steps=10",
+        "train.checkpoint_every=1",
+        "train.keep_checkpoints=2",
+        "train.best_metric=loss/generator",
+        "train.best_mode=min",
+    )
     train(config, tmp_path / "run", progress=False, evaluate=False)
     steps = checkpoint.checkpoint_steps(tmp_path / "run")
-    best = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())["best"]
+    best = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())[
+        "best"
+    ]
     assert steps[-2:] == [9, 10] and best["step"] in steps and len(steps) <= 3
     meta = json.loads((tmp_path / "run" / "checkpoints" / "step_000000010.json").read_text())
     assert meta["config"] == config.to_dict() and meta["format_version"] == 1 and meta["step"] == 10
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert best["value"] == min(row["loss/generator"] for row in rows)
 
 
@@ -113,7 +165,11 @@ MARKER = Path("/tmp") / f"cgpgan-payload-ran-{os.getpid()}"
 
 def test_a_pickle_in_place_of_a_checkpoint_is_refused_and_never_runs(tmp_path, capsys):
     MARKER.unlink(missing_ok=True)
-    run = train(tiny("cgpgan", "train.steps=4", "train.checkpoint_every=2"), tmp_path / "run", progress=False)
+    run = train(
+        tiny("cgpgan", "train.steps=4", "train.checkpoint_every=2"),
+        tmp_path / "run",
+        progress=False,
+    )
     malicious = pickle.dumps({"weights": Payload()})
     for target in ("checkpoints/model.safetensors", "checkpoints/step_000000004.safetensors"):
         (run.directory / target).write_bytes(malicious)
@@ -125,7 +181,9 @@ def test_a_pickle_in_place_of_a_checkpoint_is_refused_and_never_runs(tmp_path, c
     # even with a matching description, safetensors refuses the pickle
     description = run.directory / "checkpoints" / "step_000000004.json"
     meta = json.loads(description.read_text())
-    meta["sha256"] = checkpoint._sha256(run.directory / "checkpoints" / "step_000000004.safetensors")
+    meta["sha256"] = checkpoint._sha256(
+        run.directory / "checkpoints" / "step_000000004.safetensors"
+    )
     description.write_text(json.dumps(meta))
     with pytest.raises(RunError, match="not a safetensors file"):
         checkpoint.load_checkpoint(run.directory, 4)
@@ -164,18 +222,29 @@ def test_non_finite_loss_stops_with_its_name_and_step_and_keeps_the_checkpoint(t
     original = CGPGAN.training_losses
     CGPGAN.training_losses = poisoned(CGPGAN)
     try:
-        with pytest.raises(TrainingDiverged, match=r"classifier loss is nan at step 7.*checkpoint \(step 6\) is intact"):
+        with pytest.raises(
+            TrainingDiverged,
+            match=r"classifier loss is nan at step 7.*checkpoint \(step 6\) is intact",
+        ):
             train(config, tmp_path / "run", progress=False)
         assert checkpoint.latest_checkpoint(tmp_path / "run")[0] == 6
         poisoned_once["count"] = 0
         # with roll-backs allowed, it goes back to step 6 with a lower learning rate and finishes
-        rolled = train(tiny("cgpgan", "train.steps=10", "train.checkpoint_every=3", "train.divergence_retries=1"), tmp_path / "again", progress=False)
+        rolled = train(
+            tiny(
+                "cgpgan", "train.steps=10", "train.checkpoint_every=3", "train.divergence_retries=1"
+            ),
+            tmp_path / "again",
+            progress=False,
+        )
     finally:
         CGPGAN.training_losses = original
     assert rolled.info["step"] == 10
     meta = json.loads((tmp_path / "again" / "checkpoints" / "step_000000010.json").read_text())
     assert meta["rollbacks"] == 1
-    assert meta["optimizers"]["classifier"][0]["lr"] == pytest.approx(tiny("cgpgan").train.learning_rate * 0.5)
+    assert meta["optimizers"]["classifier"][0]["lr"] == pytest.approx(
+        tiny("cgpgan").train.learning_rate * 0.5
+    )
 
 
 def test_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -209,15 +278,44 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     resumes, finishes, and ends with the weights of an uninterrupted run."""
     rng = random.Random(0)
     directory = tmp_path / "run"
-    overrides = ["--set", "train.steps=400", "--set", "train.checkpoint_every=1", "--set", "network.hidden_dim=16", "--set", "train.batch_size=16", "--set", "train.eval_samples=500", "--set", "data.num_samples=2000"]
-    command = [sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(directory), "--quiet", *overrides]
+    overrides = [
+        "--set",
+        "train.steps=400",
+        "--set",
+        "train.checkpoint_every=1",
+        "--set",
+        "network.hidden_dim=16",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "train.eval_samples=500",
+        "--set",
+        "data.num_samples=2000",
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "cgpgan",
+        "train",
+        "gaussians2d",
+        "--out",
+        str(directory),
+        "--quiet",
+        *overrides,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trials = 5
     for trial in range(trials):
         before = max(checkpoint.checkpoint_steps(directory), default=0)
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.time() + 120
-        while max(checkpoint.checkpoint_steps(directory), default=0) <= before and process.poll() is None and time.time() < deadline:
+        while (
+            max(checkpoint.checkpoint_steps(directory), default=0) <= before
+            and process.poll() is None
+            and time.time() < deadline
+        ):
             time.sleep(0.01)  # until it trains and writes checkpoints
         time.sleep(rng.random() * 0.5)
         process.send_signal(signal.SIGKILL)
@@ -227,13 +325,33 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
         if steps:
             assert checkpoint.latest_checkpoint(directory) is not None
         command = [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"]
-    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr
     assert json.loads((directory / "metrics.json").read_text())["step"] == 400
-    steps = [json.loads(line)["step"] for line in (directory / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(line)["step"] for line in (directory / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == sorted(set(steps))  # no step logged twice
     whole = tmp_path / "whole"
-    subprocess.run([sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(whole), "--quiet", *overrides], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cgpgan",
+            "train",
+            "gaussians2d",
+            "--out",
+            str(whole),
+            "--quiet",
+            *overrides,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     assert_bitwise_equal(weights(whole), weights(directory))
 
 
@@ -254,32 +372,66 @@ def test_interrupted_evaluate_leaves_the_old_metrics(tmp_path, monkeypatch, caps
 def test_bad_data_never_touches_an_existing_run_directory(tmp_path, capsys):
     run = train(tiny("cgpgan"), tmp_path / "run", progress=False)
     files = {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}
-    code = main(["train", "digits", "--out", str(run.directory), "--overwrite", "--set", "data.name=npz", "--set", f"data.path={tmp_path / 'missing.npz'}"])
+    code = main(
+        [
+            "train",
+            "digits",
+            "--out",
+            str(run.directory),
+            "--overwrite",
+            "--set",
+            "data.name=npz",
+            "--set",
+            f"data.path={tmp_path / 'missing.npz'}",
+        ]
+    )
     assert code == 2 and "does not exist" in capsys.readouterr().err
     assert files == {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}
 
 
-SMALL_2D = ["--set", "network.hidden_dim=16", "--set", "train.batch_size=16",
-            "--set", "train.eval_samples=500", "--set", "data.num_samples=2000",
-            "--set", "train.log_every=1"]
+SMALL_2D = [
+    "--set",
+    "network.hidden_dim=16",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.eval_samples=500",
+    "--set",
+    "data.num_samples=2000",
+    "--set",
+    "train.log_every=1",
+]
 
 
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_run(
-        signal_number, exit_code, tmp_path):
+    signal_number, exit_code, tmp_path
+):
     """No periodic checkpoint is due (every 1,000 steps); the signal arrives at a random
     step; the run writes a checkpoint of the step it finished, exits 130/143, says how
     to resume, and resuming ends bitwise equal to a run never interrupted."""
     directory = tmp_path / "run"
     overrides = ["--set", "train.steps=300", *SMALL_2D]
-    command = [sys.executable, "-m", "cgpgan", "train", "gaussians2d", "--out", str(directory),
-               "--quiet", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "cgpgan",
+        "train",
+        "gaussians2d",
+        "--out",
+        str(directory),
+        "--quiet",
+        *overrides,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     at_least = random.Random(signal_number).randint(5, 60)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     log, deadline = directory / "metrics.jsonl", time.time() + 120
-    while (not log.is_file() or len(log.read_text().splitlines()) < at_least) and time.time() < deadline:
+    while (
+        not log.is_file() or len(log.read_text().splitlines()) < at_least
+    ) and time.time() < deadline:
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.005)
     process.send_signal(signal_number)
@@ -289,13 +441,23 @@ def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_r
     assert at_least <= stopped_at < 300
     assert checkpoint.checkpoint_steps(directory) == [stopped_at]
     assert f"stopped at step {stopped_at}" in stderr and f"train --resume {directory}" in stderr
-    resumed = subprocess.run([sys.executable, "-m", "cgpgan", "train", "--resume", str(directory),
-                              "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {directory} from step {stopped_at} of 300" in resumed.stderr
     whole = tmp_path / "whole"
-    subprocess.run([*command[:5], "--out", str(whole), "--quiet", *overrides], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*command[:5], "--out", str(whole), "--quiet", *overrides],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     assert_bitwise_equal(weights(whole), weights(directory))
     final = checkpoint.latest_checkpoint(directory)[1]
     assert_bitwise_equal(checkpoint.latest_checkpoint(whole)[1], final)
@@ -308,8 +470,12 @@ def test_every_saved_state_of_a_resumed_run_equals_the_uninterrupted_runs(tmp_pa
     torch.manual_seed(1)
     train(tiny("cgpgan", *overrides), tmp_path / "whole", progress=False, evaluate=False)
     torch.manual_seed(2)
-    train(tiny("cgpgan", *overrides, "train.stop_after=6"), tmp_path / "split", progress=False,
-          evaluate=False)
+    train(
+        tiny("cgpgan", *overrides, "train.stop_after=6"),
+        tmp_path / "split",
+        progress=False,
+        evaluate=False,
+    )
     torch.manual_seed(3)
     train(None, tmp_path / "split", resume=True, progress=False, evaluate=False)
     for step in (8, 12):
@@ -331,8 +497,21 @@ def test_a_finished_run_is_extended_by_raising_its_steps(tmp_path, capsys):
     assert main(["train", "--resume", str(directory), "--set", "train.steps=4"]) == 2
     assert "already at step 6" in capsys.readouterr().err
     # part way, the old final weights and metrics are gone (the checkpoint of step 6 has them)
-    assert main(["train", "--resume", str(directory), "--quiet", "--set", "train.steps=12",
-                 "--set", "train.stop_after=9"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(directory),
+                "--quiet",
+                "--set",
+                "train.steps=12",
+                "--set",
+                "train.stop_after=9",
+            ]
+        )
+        == 0
+    )
     assert not (directory / "metrics.json").exists()
     assert not (directory / "checkpoints" / "model.safetensors").exists()
     assert main(["train", "--resume", str(directory), "--quiet"]) == 0
@@ -347,8 +526,9 @@ def test_resuming_a_run_without_a_checkpoint_starts_it_again_and_says_so(tmp_pat
     torch.manual_seed(1)
     train(tiny("cgpgan", *overrides), tmp_path / "whole", progress=False, evaluate=False)
     directory = tmp_path / "run"
-    train(tiny("cgpgan", *overrides, "train.stop_after=2"), directory, progress=False,
-          evaluate=False)
+    train(
+        tiny("cgpgan", *overrides, "train.stop_after=2"), directory, progress=False, evaluate=False
+    )
     for path in (directory / "checkpoints").iterdir():
         path.unlink()
     capsys.readouterr()
@@ -356,8 +536,10 @@ def test_resuming_a_run_without_a_checkpoint_starts_it_again_and_says_so(tmp_pat
     train(None, directory, resume=True, progress=False, evaluate=False)
     assert "has no checkpoint yet; training it from step 0" in capsys.readouterr().err
     for step in (2, 4):  # every saved state, the global random state included
-        assert_bitwise_equal(checkpoint.load_checkpoint(tmp_path / "whole", step)[0],
-                             checkpoint.load_checkpoint(directory, step)[0])
+        assert_bitwise_equal(
+            checkpoint.load_checkpoint(tmp_path / "whole", step)[0],
+            checkpoint.load_checkpoint(directory, step)[0],
+        )
 
 
 def test_a_second_signal_stops_at_once_and_the_handlers_come_back():
@@ -389,9 +571,12 @@ def test_a_hard_stop_between_checkpoints_records_the_last_checkpoint(tmp_path, m
     monkeypatch.setattr(Trainer, "_one_step", step_then_stop)
     directory = tmp_path / "run"
     with pytest.raises(TrainingInterrupted) as stopped:
-        train(tiny("cgpgan", "train.steps=8", "train.checkpoint_every=2"), directory,
-              progress=False)
-    assert stopped.value.step == 4 and stopped.value.checkpoint == checkpoint.checkpoint_path(directory, 4)
+        train(
+            tiny("cgpgan", "train.steps=8", "train.checkpoint_every=2"), directory, progress=False
+        )
+    assert stopped.value.step == 4 and stopped.value.checkpoint == checkpoint.checkpoint_path(
+        directory, 4
+    )
     assert json.loads((directory / "run.json").read_text())["step"] == 4
     assert "stopped at step 4; checkpoint" in capsys.readouterr().err
     assert not list(directory.rglob("*.tmp"))

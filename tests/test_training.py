@@ -21,7 +21,13 @@ def trained_run(tmp_path_factory):
     """CGPGAN on the paper's mixture, small and short (about 10 s on 2 cores)."""
     config = load_config(
         "gaussians2d",
-        ["train.steps=900", "method.warmup_steps=300", "network.hidden_dim=32", "train.eval_samples=4000", "data.num_samples=20000"],
+        [
+            "train.steps=900",
+            "method.warmup_steps=300",
+            "network.hidden_dim=32",
+            "train.eval_samples=4000",
+            "data.num_samples=20000",
+        ],
     )
     return train(config, tmp_path_factory.mktemp("runs") / "short", progress=False)
 
@@ -38,11 +44,29 @@ def test_short_run_separates_the_clusters(trained_run):
 
 def test_run_directory_holds_config_metrics_weights_and_pictures(trained_run):
     directory = trained_run.directory
-    for name in ("config.yaml", "run.json", "metrics.json", "metrics.jsonl", "checkpoints/model.safetensors", "plots/samples.png", "plots/prior.png", "plots/curves.png"):
+    for name in (
+        "config.yaml",
+        "run.json",
+        "metrics.json",
+        "metrics.jsonl",
+        "checkpoints/model.safetensors",
+        "plots/samples.png",
+        "plots/prior.png",
+        "plots/curves.png",
+    ):
         assert (directory / name).is_file(), name
     assert list((directory / "tensorboard").iterdir())
     final = json.loads((directory / "metrics.json").read_text())
-    for key in ("live_categories", "prior_error", "three_sigma_share", "min_category_purity", "modes_covered", "mode_kl", "prior_entropy", "train_seconds"):
+    for key in (
+        "live_categories",
+        "prior_error",
+        "three_sigma_share",
+        "min_category_purity",
+        "modes_covered",
+        "mode_kl",
+        "prior_entropy",
+        "train_seconds",
+    ):
         assert key in final, key
     history = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
     assert history[-1]["step"] == 900
@@ -68,17 +92,38 @@ def test_cli_evaluate_and_sample(trained_run, tmp_path, capsys):
     assert main(["evaluate", str(trained_run.directory)]) == 0
     assert "three_sigma_share" in capsys.readouterr().out
     out = tmp_path / "samples.csv"
-    assert main(["sample", str(trained_run.directory), "--category", "2", "-n", "20", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["sample", str(trained_run.directory), "--category", "2", "-n", "20", "--out", str(out)]
+        )
+        == 0
+    )
     table = np.loadtxt(out, delimiter=",", skiprows=1)
     assert table.shape == (20, 3) and (table[:, 2] == 2).all()
-    assert main(["sample", str(trained_run.directory), "-n", "10", "--out", str(tmp_path / "all.npz")]) == 0
+    assert (
+        main(["sample", str(trained_run.directory), "-n", "10", "--out", str(tmp_path / "all.npz")])
+        == 0
+    )
     assert np.load(tmp_path / "all.npz")["samples"].shape == (10, 2)
 
 
 def test_cli_train_writes_a_run_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "cli-run"
-    arguments = ["train", "gaussians2d", "--out", str(out), "--quiet", "--seed", "3",
-                 "--set", "train.steps=3", "--set", "network.hidden_dim=8", "--set", "train.eval_samples=200"]
+    arguments = [
+        "train",
+        "gaussians2d",
+        "--out",
+        str(out),
+        "--quiet",
+        "--seed",
+        "3",
+        "--set",
+        "train.steps=3",
+        "--set",
+        "network.hidden_dim=8",
+        "--set",
+        "train.eval_samples=200",
+    ]
     assert main(arguments) == 0
     assert "seed: 3" in (out / "config.yaml").read_text()
     weights = (out / "checkpoints/model.safetensors").read_bytes()
@@ -122,7 +167,9 @@ def test_every_method_trains_and_evaluates(name, tmp_path):
 
 
 def test_python_module_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "cgpgan", "presets"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cgpgan", "presets"], capture_output=True, text=True, check=True
+    )
     assert "gaussians2d" in result.stdout.split()
 
 
@@ -133,17 +180,53 @@ def test_cluster_points_from_a_file_keeps_order_and_coordinates(trained_run, tmp
     expected, _ = trained_run.cluster(torch.tensor(points, dtype=torch.float32))
     for name in ("points.npz", "points.csv"):
         out = tmp_path / f"{name}.out.csv"
-        assert main(["cluster", str(trained_run.directory), "--data", str(tmp_path / name), "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "cluster",
+                    str(trained_run.directory),
+                    "--data",
+                    str(tmp_path / name),
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         table = np.loadtxt(out, delimiter=",", skiprows=1)
         assert out.read_text().splitlines()[0] == "item,x0,x1,category0,confidence0"
         assert table.shape == (5, 5) and (table[:, 0] == np.arange(5)).all()
         np.testing.assert_allclose(table[:, 1:3], points, atol=1e-5)
         assert (table[:, 3] == expected[:, 0].numpy()).all()
     np.save(tmp_path / "wrong.npy", np.zeros((4, 3)))
-    assert main(["cluster", str(trained_run.directory), "--data", str(tmp_path / "wrong.npy"), "--out", str(tmp_path / "x.csv")]) == 2
+    assert (
+        main(
+            [
+                "cluster",
+                str(trained_run.directory),
+                "--data",
+                str(tmp_path / "wrong.npy"),
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )
     assert "expected points of shape [N, 2], got [4, 3]" in capsys.readouterr().err
     # without --data: the run's own points, with their coordinates
-    assert main(["cluster", str(trained_run.directory), "--set", "data.num_samples=50", "--out", str(tmp_path / "own.csv")]) == 0
+    assert (
+        main(
+            [
+                "cluster",
+                str(trained_run.directory),
+                "--set",
+                "data.num_samples=50",
+                "--out",
+                str(tmp_path / "own.csv"),
+            ]
+        )
+        == 0
+    )
     assert np.loadtxt(tmp_path / "own.csv", delimiter=",", skiprows=1).shape == (50, 5)
 
 
@@ -158,12 +241,21 @@ def test_the_api_speaks_python_and_the_cli_speaks_flags(trained_run, capsys):
 def test_printed_metrics_show_live_categories_by_prior_and_count_dead_ones():
     from cgpgan.metrics.summary import format_metrics
 
-    metrics = {"live_categories": 2, "prior_entropy": 0.6931471805599453, "mode_kl": 0.000123456,
-               "prior": [0.3, 0.0, 0.7, 0.001], "category_purity": [0.9, 0.814, 1.0, 0.5],
-               "category_mode": [1, 0, 2, 3]}
+    metrics = {
+        "live_categories": 2,
+        "prior_entropy": 0.6931471805599453,
+        "mode_kl": 0.000123456,
+        "prior": [0.3, 0.0, 0.7, 0.001],
+        "category_purity": [0.9, 0.814, 1.0, 0.5],
+        "category_mode": [1, 0, 2, 3],
+    }
     text = format_metrics(metrics)
     assert re.search(r"prior_entropy +0.6931\n", text) and "0.000123" in text
-    rows = [line.split() for line in text.splitlines() if line.startswith("  ") and line.split()[0].isdigit()]
+    rows = [
+        line.split()
+        for line in text.splitlines()
+        if line.startswith("  ") and line.split()[0].isdigit()
+    ]
     assert [row[0] for row in rows] == ["2", "0"]  # live only, by prior
     assert "dead categories (prior < 1%): 2 (1, 3)" in text and "0.814" not in text
 
@@ -192,8 +284,12 @@ def test_training_uses_the_chosen_threads_and_gives_back_the_callers(monkeypatch
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(Trainer, "_one_step", recording_step)
     before = torch.get_num_threads()
-    train(tiny("cgpgan", "train.steps=2", "train.threads=2"), tmp_path / "run", progress=False,
-          evaluate=False)
+    train(
+        tiny("cgpgan", "train.steps=2", "train.threads=2"),
+        tmp_path / "run",
+        progress=False,
+        evaluate=False,
+    )
     assert seen == [2, 2] and torch.get_num_threads() == before
 
 
@@ -204,10 +300,23 @@ def test_printed_commands_use_the_form_the_user_typed(launcher, tmp_path):
     root = Path(__file__).resolve().parents[1]
     environment = {k: v for k, v in os.environ.items() if k != "CGPGAN_COMMAND"}
     start = [sys.executable, "-m", "cgpgan"] if launcher == "module" else ["./cgpgan.sh"]
-    overrides = ["--set", "train.steps=4", "--set", "train.stop_after=2",
-                 "--set", "network.hidden_dim=8", "--quiet"]
-    result = subprocess.run([*start, "train", "gaussians2d", "--out", str(tmp_path / "run"), *overrides],
-                            cwd=root, env=environment, capture_output=True, text=True, check=True)
+    overrides = [
+        "--set",
+        "train.steps=4",
+        "--set",
+        "train.stop_after=2",
+        "--set",
+        "network.hidden_dim=8",
+        "--quiet",
+    ]
+    result = subprocess.run(
+        [*start, "train", "gaussians2d", "--out", str(tmp_path / "run"), *overrides],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     typed = f"{sys.executable} -m cgpgan" if launcher == "module" else "./cgpgan.sh"
     if launcher == "module" and Path(sys.executable).is_relative_to(root):
         typed = f"{Path(sys.executable).relative_to(root)} -m cgpgan"

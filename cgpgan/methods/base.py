@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from cgpgan import losses
+from cgpgan import losses, stats
 from cgpgan.config import Config
 from cgpgan.prior import CategoricalPrior
-from cgpgan.training import stats
 
 
 class Method(nn.Module):
@@ -32,7 +31,9 @@ class Method(nn.Module):
         self.config = config.method
         self.latent_dim = config.network.latent_dim
         self.latent_distribution = config.network.latent_distribution
-        self.prior = CategoricalPrior(self.config.num_labels, self.config.num_categories, self.config.fixed_prior)
+        self.prior = CategoricalPrior(
+            self.config.num_labels, self.config.num_categories, self.config.fixed_prior
+        )
         self.generator = networks.generator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.latent_generator = torch.Generator()
@@ -57,7 +58,9 @@ class Method(nn.Module):
     def device(self) -> torch.device:
         return self.prior.probabilities.device
 
-    def sample_latent(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """z ~ N(0, I) or uniform on [-sqrt 3, sqrt 3] (unit variance), [B, d_z].
 
         Draws from the method's own seeded generator unless one is given.
@@ -79,7 +82,11 @@ class Method(nn.Module):
         return self.generator(self.sample_latent(batch_size), category), category
 
     def adversarial_penalty(
-        self, real: torch.Tensor, real_score: torch.Tensor, fake: torch.Tensor, fake_score: torch.Tensor
+        self,
+        real: torch.Tensor,
+        real_score: torch.Tensor,
+        fake: torch.Tensor,
+        fake_score: torch.Tensor,
     ) -> torch.Tensor:
         """Weighted squared-gradient-norm penalties: R1 on `real`, and on `fake`.
 
@@ -115,12 +122,16 @@ class Method(nn.Module):
             averaged.copy_(current)  # batch-norm statistics, if any
 
     @torch.no_grad()
-    def generate(self, latent: torch.Tensor, category: torch.Tensor, averaged: bool = True) -> torch.Tensor:
+    def generate(
+        self, latent: torch.Tensor, category: torch.Tensor, averaged: bool = True
+    ) -> torch.Tensor:
         """G(z, c) with the moving-average generator (or the trained one)."""
         generator = self.generator_ema if averaged else self.generator
         return generator(latent, category)
 
-    def pseudo_labels(self, probabilities: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def pseudo_labels(
+        self, probabilities: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Real pseudo-labels from classifier probabilities p [B, L, K].
 
         During the warm-up p is re-centred over the batch. Returns (p, one-hot argmax p).

@@ -6,10 +6,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cgpgan import losses
+from cgpgan import losses, stats
 from cgpgan.augment import random_affine
 from cgpgan.methods.base import Method
-from cgpgan.training import stats
 
 
 class CGPGAN(Method):
@@ -36,15 +35,27 @@ class CGPGAN(Method):
         if self.config.classifier_trunk == "own":
             return self.discriminator(x), self.classifier_logits(x) if classify else None
         features = self.discriminator.features(x)
-        return self.discriminator.from_features(features), self.classifier(features) if classify else None
+        return self.discriminator.from_features(features), self.classifier(
+            features
+        ) if classify else None
 
     def move(self, images):
         """Randomly shifted / rotated / scaled copies (method.augment_*)."""
         config = self.config
-        return random_affine(images, self.latent_generator, config.augment_shift, config.augment_rotation, config.augment_scale)
+        return random_affine(
+            images,
+            self.latent_generator,
+            config.augment_shift,
+            config.augment_rotation,
+            config.augment_scale,
+        )
 
     def optimized_modules(self):
-        return {"discriminator": self.discriminator, "classifier": self.classifier, "generator": self.generator}
+        return {
+            "discriminator": self.discriminator,
+            "classifier": self.classifier,
+            "generator": self.generator,
+        }
 
     def classify(self, x):
         return F.softmax(self.classifier_logits(x), dim=2)
@@ -90,18 +101,28 @@ class CGPGAN(Method):
         if config.real_consistency_weight > 0 and step >= config.real_consistency_start:
             # option: Q keeps c_r on moved copies of the real images it is confident about
             confident = (real_confidence > config.real_consistency_threshold).float()
-            consistency = losses.classification_loss(self.classifier_logits(self.move(real.detach())), real_category * confident)
+            consistency = losses.classification_loss(
+                self.classifier_logits(self.move(real.detach())), real_category * confident
+            )
             stats.report("loss/real_consistency", consistency)
             classifier_loss = classifier_loss + config.real_consistency_weight * consistency
         yield "classifier", classifier_loss
 
         # 5. generator: adversarial loss only, fresh z' and c' ~ P(C)
         fake, fake_category = self.generate_fakes(batch_size)
-        fake_logits, fake_classes = self.discriminate(fake, classify=config.generator_cls_weight > 0)
-        generator_loss = losses.generator_loss(config.adversarial_loss, losses.conditional_score(fake_logits, fake_category))
+        fake_logits, fake_classes = self.discriminate(
+            fake, classify=config.generator_cls_weight > 0
+        )
+        generator_loss = losses.generator_loss(
+            config.adversarial_loss, losses.conditional_score(fake_logits, fake_category)
+        )
         stats.report("loss/generator", generator_loss)
         if config.generator_cls_weight > 0:  # option, not in the paper: InfoGAN's term on G
-            generator_loss = generator_loss + config.generator_cls_weight * losses.classification_loss(fake_classes, fake_category)
+            generator_loss = (
+                generator_loss
+                + config.generator_cls_weight
+                * losses.classification_loss(fake_classes, fake_category)
+            )
         yield "generator", generator_loss
 
         # 6. dynamic prior P <- decay * P + (1 - decay) * mean_batch(p)

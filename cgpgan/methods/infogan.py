@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from cgpgan import losses
+from cgpgan import losses, stats
 from cgpgan.methods.base import Method
-from cgpgan.training import stats
 
 
 class InfoGAN(Method):
@@ -40,7 +39,9 @@ class InfoGAN(Method):
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
         stats.report("loss/classification", classification)
-        stats.report("self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        stats.report(
+            "self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float()
+        )
         yield "discriminator", adversarial + config.lambda_cls * classification + penalty
 
         # L_G = L_adv^g + lambda_cls * L_cls: the generator is trained to be classified

@@ -3,9 +3,8 @@ discriminator, adversarial loss only; the category input is ignored by the loss.
 
 from __future__ import annotations
 
-from cgpgan import losses
+from cgpgan import losses, stats
 from cgpgan.methods.base import Method
-from cgpgan.training import stats
 
 
 class VanillaGAN(Method):
@@ -33,7 +32,9 @@ class VanillaGAN(Method):
         yield "discriminator", adversarial + penalty
 
         fake, _ = self.generate_fakes(batch_size)
-        generator_loss = losses.generator_loss(config.adversarial_loss, self.discriminator(fake)[:, 0, 0])
+        generator_loss = losses.generator_loss(
+            config.adversarial_loss, self.discriminator(fake)[:, 0, 0]
+        )
         stats.report("loss/generator", generator_loss)
         yield "generator", generator_loss
         self.report_prior()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from cgpgan import losses
+from cgpgan import losses, stats
 from cgpgan.methods.base import Method
-from cgpgan.training import stats
 
 
 class VCAGAN(Method):
@@ -33,7 +32,9 @@ class VCAGAN(Method):
         # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * CE(c_f, c'_f) + lambda_creg * L_creg
         real_adversarial, real_logits = self.discriminator(real)
         fake_adversarial, fake_logits = self.discriminator(fake)
-        real_probabilities, real_category = self.pseudo_labels(F.softmax(real_logits.detach(), dim=2), step)
+        real_probabilities, real_category = self.pseudo_labels(
+            F.softmax(real_logits.detach(), dim=2), step
+        )
         real_score = losses.conditional_score(real_adversarial, real_category)
         fake_score = losses.conditional_score(fake_adversarial, fake_category)
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
@@ -48,7 +49,9 @@ class VCAGAN(Method):
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
         stats.report("loss/classification", classification)
-        stats.report("self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        stats.report(
+            "self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float()
+        )
         yield "discriminator", loss
 
         # L_G = f_g(a_f . c_f): no classification loss for the generator

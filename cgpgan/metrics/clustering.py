@@ -7,7 +7,9 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
-def contingency(predicted: np.ndarray, truth: np.ndarray, num_categories: int = 0, num_classes: int = 0) -> np.ndarray:
+def contingency(
+    predicted: np.ndarray, truth: np.ndarray, num_categories: int = 0, num_classes: int = 0
+) -> np.ndarray:
     """counts[category, class], at least num_categories x num_classes."""
     predicted = np.asarray(predicted, dtype=np.int64)
     truth = np.asarray(truth, dtype=np.int64)

@@ -40,7 +40,9 @@ def classify_all(method, images: torch.Tensor, batch_size: int = 500) -> torch.T
 
 
 @torch.no_grad()
-def generate_all(method, num_samples: int, seed: int, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def generate_all(
+    method, num_samples: int, seed: int, batch_size: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`num_samples` images from the averaged generator with c ~ P(C), and their
     one-hot categories."""
     generator = torch.Generator(device=method.device).manual_seed(seed)
@@ -82,11 +84,16 @@ def evaluate_images(method, dataset, num_samples: int, seed: int = 0) -> dict:
         agreement = fake_probabilities.argmax(dim=2) == categories.argmax(dim=2)
         metrics["self_accuracy"] = float(agreement.float().mean())
         metrics["real_confidence"] = float(probabilities.max(dim=2).values.mean())
-        metrics["real_category_share"] = (probabilities[:, 0].argmax(dim=1).bincount(minlength=prior.shape[1]).double() / len(probabilities)).tolist()
+        metrics["real_category_share"] = (
+            probabilities[:, 0].argmax(dim=1).bincount(minlength=prior.shape[1]).double()
+            / len(probabilities)
+        ).tolist()
         if dataset.labels is not None:
             labels = dataset.labels.numpy()
             for label in range(probabilities.shape[1]):
-                scores = clustering_of(probabilities[:, label].argmax(dim=1).numpy(), labels, prior[label].numpy())
+                scores = clustering_of(
+                    probabilities[:, label].argmax(dim=1).numpy(), labels, prior[label].numpy()
+                )
                 if label == 0:
                     metrics.update(scores)
                 else:
@@ -94,7 +101,9 @@ def evaluate_images(method, dataset, num_samples: int, seed: int = 0) -> dict:
     return metrics
 
 
-def baseline_scores(images: torch.Tensor, labels: np.ndarray, seed: int = 0, components: int = 50) -> dict:
+def baseline_scores(
+    images: torch.Tensor, labels: np.ndarray, seed: int = 0, components: int = 50
+) -> dict:
     """k-means and a Gaussian mixture (as many clusters as classes) on raw pixels and
     on PCA features; each with accuracy, many-to-one accuracy, NMI and ARI."""
     num_classes = int(labels.max()) + 1
@@ -105,7 +114,9 @@ def baseline_scores(images: torch.Tensor, labels: np.ndarray, seed: int = 0, com
         kmeans = KMeans(num_classes, n_init=10, random_state=seed).fit_predict(features)
         results[f"kmeans_{feature_name}"] = clustering_scores(kmeans, labels)
         covariance = "diag" if features.shape[1] > 100 else "full"
-        mixture = GaussianMixture(num_classes, covariance_type=covariance, reg_covar=1e-3, random_state=seed).fit(features)
+        mixture = GaussianMixture(
+            num_classes, covariance_type=covariance, reg_covar=1e-3, random_state=seed
+        ).fit(features)
         results[f"gmm_{feature_name}"] = clustering_scores(mixture.predict(features), labels)
     return results
 
@@ -122,12 +133,25 @@ class _Features(torch.nn.Identity):
 
 
 @torch.no_grad()
-def extract_features(extractor: torch.nn.Module, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+def extract_features(
+    extractor: torch.nn.Module, images: torch.Tensor, batch_size: int = 250
+) -> torch.Tensor:
     device = next(extractor.parameters(), torch.empty(0)).device
-    return torch.cat([extractor(images[i : i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [
+            extractor(images[i : i + batch_size].to(device)).double().cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
 
 
-def image_quality(real: torch.Tensor, fake: torch.Tensor, extractor: torch.nn.Module, seed: int = 0, neighbours: int = 3) -> dict:
+def image_quality(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    extractor: torch.nn.Module,
+    seed: int = 0,
+    neighbours: int = 3,
+) -> dict:
     """FID, KID (torchmetrics) and improved precision/recall of `fake` against `real`.
 
     Images are in [-1, 1]; the extractor receives them in [0, 1].
@@ -182,5 +206,7 @@ def _manifold_coverage(reference: np.ndarray, queries: np.ndarray, neighbours: i
     """Share of `queries` inside the union of k-NN balls around the `reference` features."""
     index = NearestNeighbors(n_neighbors=neighbours + 1).fit(reference)
     radii = index.kneighbors(reference)[0][:, -1]  # distance to the k-th other point
-    distances, nearest = NearestNeighbors(n_neighbors=min(len(reference), 50)).fit(reference).kneighbors(queries)
+    distances, nearest = (
+        NearestNeighbors(n_neighbors=min(len(reference), 50)).fit(reference).kneighbors(queries)
+    )
     return float((distances <= radii[nearest]).any(axis=1).mean())

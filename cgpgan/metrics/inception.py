@@ -51,12 +51,15 @@ class _BlockA(nn.Module):  # Mixed_5b..5d
         self.branch_pool = _Conv(inputs, pool_features, 1)
 
     def forward(self, x):
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_average_pool(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_average_pool(x)),
+            ],
+            1,
+        )
 
 
 class _BlockB(nn.Module):  # Mixed_6a
@@ -68,11 +71,14 @@ class _BlockB(nn.Module):  # Mixed_6a
         self.branch3x3dbl_3 = _Conv(96, 96, 3, stride=2)
 
     def forward(self, x):
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, 3, stride=2),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
 
 
 class _BlockC(nn.Module):  # Mixed_6b..6e
@@ -94,12 +100,15 @@ class _BlockC(nn.Module):  # Mixed_6b..6e
         double = x
         for index in range(1, 6):
             double = getattr(self, f"branch7x7dbl_{index}")(double)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            double,
-            self.branch_pool(_average_pool(x)),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                double,
+                self.branch_pool(_average_pool(x)),
+            ],
+            1,
+        )
 
 
 class _BlockD(nn.Module):  # Mixed_7a
@@ -116,9 +125,9 @@ class _BlockD(nn.Module):  # Mixed_7a
         tower = x
         for index in range(1, 5):
             tower = getattr(self, f"branch7x7x3_{index}")(tower)
-        return torch.cat([
-            self.branch3x3_2(self.branch3x3_1(x)), tower, F.max_pool2d(x, 3, stride=2)
-        ], 1)
+        return torch.cat(
+            [self.branch3x3_2(self.branch3x3_1(x)), tower, F.max_pool2d(x, 3, stride=2)], 1
+        )
 
 
 class _BlockE(nn.Module):  # Mixed_7b (average pool), Mixed_7c (max pool, as in the TF graph)
@@ -140,12 +149,17 @@ class _BlockE(nn.Module):  # Mixed_7b (average pool), Mixed_7c (max pool, as in 
         single = self.branch3x3_1(x)
         double = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _average_pool(x)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(single), self.branch3x3_2b(single),
-            self.branch3x3dbl_3a(double), self.branch3x3dbl_3b(double),
-            self.branch_pool(pooled),
-        ], 1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(single),
+                self.branch3x3_2b(single),
+                self.branch3x3dbl_3a(double),
+                self.branch3x3dbl_3b(double),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
 
 
 def resize_like_tensorflow1(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -59,11 +59,15 @@ def _category_lines(metrics: dict) -> list[str]:
     rows = [[str(k), *(_number(columns[name][k]) for name in columns)] for k in live]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [f"live categories (prior >= {LIVE_THRESHOLD:.0%}), by prior:"]
-    lines += ["  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
-              for row in [header, *rows]]
+    lines += [
+        "  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
+        for row in [header, *rows]
+    ]
     if dead:
-        lines.append(f"dead categories (prior < {LIVE_THRESHOLD:.0%}): {len(dead)} "
-                     f"({', '.join(str(k) for k in sorted(dead))})")
+        lines.append(
+            f"dead categories (prior < {LIVE_THRESHOLD:.0%}): {len(dead)} "
+            f"({', '.join(str(k) for k in sorted(dead))})"
+        )
     return lines
 
 

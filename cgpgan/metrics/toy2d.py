@@ -48,7 +48,10 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
     histogram = torch.bincount(modes[high_quality], minlength=num_modes).double()
     histogram = histogram / histogram.sum().clamp_min(1)
     present = histogram > 0
-    mode_kl = (histogram[present] * (histogram[present] / true_probabilities[present].clamp_min(1e-12)).log()).sum()
+    mode_kl = (
+        histogram[present]
+        * (histogram[present] / true_probabilities[present].clamp_min(1e-12)).log()
+    ).sum()
 
     # samples of each category of the first label (other labels drawn from the prior)
     prior = method.prior.probabilities[0].double().cpu()
@@ -74,7 +77,9 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
         "three_sigma_share": float(high_quality.double().mean()),
         "real_three_sigma_share": float(real_high_quality.double().mean()),
         "min_category_purity": float(purity[live].min()) if live.any() else 0.0,
-        "real_min_mode_purity": _min_mode_purity(real_modes, dataset.labels[:num_samples], num_modes),
+        "real_min_mode_purity": _min_mode_purity(
+            real_modes, dataset.labels[:num_samples], num_modes
+        ),
         "modes_covered": int((histogram >= COVERED_FRACTION * true_probabilities).sum()),
         "mode_kl": float(mode_kl),
         "prior": [round(float(p), 6) for p in prior],
@@ -83,7 +88,9 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
     }
     probabilities = _classify(method, dataset.points[:num_samples])
     if probabilities is not None:
-        scores = clustering_scores(probabilities[:, 0].argmax(dim=1).numpy(), dataset.labels[:num_samples].numpy())
+        scores = clustering_scores(
+            probabilities[:, 0].argmax(dim=1).numpy(), dataset.labels[:num_samples].numpy()
+        )
         metrics["real_accuracy_many_to_one"] = scores["accuracy_many_to_one"]
         metrics["real_nmi"] = scores["nmi"]
     return metrics
@@ -91,7 +98,11 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
 
 def _min_mode_purity(nearest: torch.Tensor, truth: torch.Tensor, num_modes: int) -> float:
     """The purity ceiling: share of each mode's real points nearest to it, minimum over modes."""
-    shares = [(nearest[truth == mode] == mode).double().mean() for mode in range(num_modes) if (truth == mode).any()]
+    shares = [
+        (nearest[truth == mode] == mode).double().mean()
+        for mode in range(num_modes)
+        if (truth == mode).any()
+    ]
     return float(min(shares))
 
 
@@ -103,4 +114,3 @@ def _classify(method, points: torch.Tensor):
             return None
         parts.append(probabilities.float().cpu())
     return torch.cat(parts)
-

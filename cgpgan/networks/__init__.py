@@ -11,7 +11,9 @@ from cgpgan.networks.conv import ConvCritic, ConvFactory, ConvGenerator
 from cgpgan.networks.mlp import MLPFactory, MLPGenerator, MLPNetwork, TwoHeadMLP
 
 
-def build_networks(config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
+def build_networks(
+    config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int
+):
     """The network factory for samples of `sample_shape`: MLPs for vectors, the
     configured convolutional design for images ([C, H, W])."""
     architecture = config.architecture
@@ -20,8 +22,19 @@ def build_networks(config: NetworkConfig, sample_shape: tuple[int, ...], num_lab
     if architecture == "mlp":
         return MLPFactory(config, sample_shape, num_labels, num_categories)
     if len(sample_shape) != 3:
-        raise ValueError(f"network.architecture={architecture} needs images, got samples of shape {sample_shape}")
+        raise ValueError(
+            f"network.architecture={architecture} needs images, got samples of shape {sample_shape}"
+        )
     return ConvFactory(config, sample_shape, num_labels, num_categories)
 
 
-__all__ = ["ConvCritic", "ConvFactory", "ConvGenerator", "MLPFactory", "MLPGenerator", "MLPNetwork", "TwoHeadMLP", "build_networks"]
+__all__ = [
+    "ConvCritic",
+    "ConvFactory",
+    "ConvGenerator",
+    "MLPFactory",
+    "MLPGenerator",
+    "MLPNetwork",
+    "TwoHeadMLP",
+    "build_networks",
+]

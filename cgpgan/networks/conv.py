@@ -20,7 +20,14 @@ import torch
 from torch import nn
 
 from cgpgan.config import RESOLUTIONS, NetworkConfig
-from cgpgan.networks.layers import Codebook, DenseHead, EqualizedConv2d, EqualizedLinear, Resample, centred_one_hot
+from cgpgan.networks.layers import (
+    Codebook,
+    DenseHead,
+    EqualizedConv2d,
+    EqualizedLinear,
+    Resample,
+    centred_one_hot,
+)
 
 
 def base_size(resolution: int) -> int:
@@ -49,7 +56,15 @@ def _normalization(channels: int, batch_norm: bool) -> nn.Module:
 class Block(nn.Module):
     """One resolution step: `direction` is "up", "down" or "same"."""
 
-    def __init__(self, in_channels: int, out_channels: int, direction: str, residual: bool, equalized: bool, batch_norm: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        direction: str,
+        residual: bool,
+        equalized: bool,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         self.residual = residual
         self.activation = nn.LeakyReLU(0.2)
@@ -58,7 +73,9 @@ class Block(nn.Module):
             if direction == "same":
                 self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, equalized)
             else:
-                self.conv1 = EqualizedConv2d(in_channels, out_channels, 4, equalized, stride=2, transposed=direction == "up")
+                self.conv1 = EqualizedConv2d(
+                    in_channels, out_channels, 4, equalized, stride=2, transposed=direction == "up"
+                )
             return
         self.resample = nn.Identity() if direction == "same" else Resample(direction, blur=True)
         self.up_first = direction == "up"
@@ -85,25 +102,39 @@ class ConvGenerator(nn.Module):
     channels and concatenates the L maps with the one computed from z (SPEC.md section 1).
     """
 
-    def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sample_shape: tuple[int, ...],
+        num_labels: int,
+        num_categories: int,
+    ):
         super().__init__()
         image_channels, resolution = sample_shape[0], sample_shape[-1]
         widths = channel_widths(config, resolution)
-        residual, equalized, batch_norm = config.architecture == "resnet", config.equalized_lr, config.generator_batch_norm
+        residual, equalized, batch_norm = (
+            config.architecture == "resnet",
+            config.equalized_lr,
+            config.generator_batch_norm,
+        )
         self.latent_dim = config.latent_dim
         self.base = base_size(resolution)
         base_width = widths[self.base]
         code_channels = 0
         if config.conditioning == "codebook":
             per_label = max(1, base_width // num_labels)
-            self.codebook: Codebook | None = Codebook(per_label * self.base * self.base, num_labels, num_categories)
+            self.codebook: Codebook | None = Codebook(
+                per_label * self.base * self.base, num_labels, num_categories
+            )
             code_channels = per_label * num_labels
             input_dim = config.latent_dim
         else:
             self.codebook = None
             input_dim = config.latent_dim + num_labels * num_categories
         self.input_layer = EqualizedLinear(input_dim, base_width * self.base * self.base, equalized)
-        self.input_norm = nn.BatchNorm1d(base_width * self.base * self.base) if batch_norm else nn.Identity()
+        self.input_norm = (
+            nn.BatchNorm1d(base_width * self.base * self.base) if batch_norm else nn.Identity()
+        )
         self.activation = nn.LeakyReLU(0.2)
         blocks = []
         in_width = base_width + code_channels
@@ -122,8 +153,14 @@ class ConvGenerator(nn.Module):
 
     def forward(self, latent: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
         batch = latent.shape[0]
-        inputs = latent if self.codebook is not None else torch.cat([latent, centred_one_hot(category)], dim=1)
-        features = self.activation(self.input_norm(self.input_layer(inputs))).view(batch, self.base_width, self.base, self.base)
+        inputs = (
+            latent
+            if self.codebook is not None
+            else torch.cat([latent, centred_one_hot(category)], dim=1)
+        )
+        features = self.activation(self.input_norm(self.input_layer(inputs))).view(
+            batch, self.base_width, self.base, self.base
+        )
         if self.codebook is not None:
             codes = self.codebook(category).reshape(batch, -1, self.base, self.base)
             features = torch.cat([features, codes], dim=1)
@@ -149,7 +186,9 @@ class MinibatchStd(nn.Module):
         group = min(self.group, batch)
         whole = batch - batch % group  # samples in whole groups
         grouped = x[:whole].view(group, -1, channels, height, width)
-        deviation = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [whole / group]
+        deviation = (
+            (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+        )  # [whole / group]
         per_sample = deviation.repeat(group)
         if whole < batch:
             per_sample = torch.cat([per_sample, deviation.mean().expand(batch - whole)])
@@ -161,32 +200,65 @@ class ConvCritic(nn.Module):
     """A convolutional trunk with one or more dense heads; each head returns logits of
     its `shape` ([B, L, K] for D or Q, [B, 1, 1] for an unconditional D)."""
 
-    def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], head_shapes: list[tuple[int, int]]):
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sample_shape: tuple[int, ...],
+        head_shapes: list[tuple[int, int]],
+    ):
         super().__init__()
         image_channels, resolution = sample_shape[0], sample_shape[-1]
         widths = channel_widths(config, resolution)
-        residual, equalized, batch_norm = config.architecture == "resnet", config.equalized_lr, config.critic_batch_norm
+        residual, equalized, batch_norm = (
+            config.architecture == "resnet",
+            config.equalized_lr,
+            config.critic_batch_norm,
+        )
         base = base_size(resolution)
         blocks: list[nn.Module] = []
         if residual:  # a 1x1 convolution lifts the image to `channels` feature maps
-            blocks += [EqualizedConv2d(image_channels, widths[resolution], 1, equalized), nn.LeakyReLU(0.2)]
+            blocks += [
+                EqualizedConv2d(image_channels, widths[resolution], 1, equalized),
+                nn.LeakyReLU(0.2),
+            ]
             in_width = widths[resolution]
         else:  # DCGAN: the first strided convolution reads the image, without normalisation
             in_width = image_channels
         size = resolution
         while size > base:
             reads_image = not residual and size == resolution
-            blocks.append(Block(in_width, widths[size // 2], "down", residual, equalized, batch_norm and not reads_image))
+            blocks.append(
+                Block(
+                    in_width,
+                    widths[size // 2],
+                    "down",
+                    residual,
+                    equalized,
+                    batch_norm and not reads_image,
+                )
+            )
             size //= 2
             in_width = widths[size]
         if config.minibatch_std:
             blocks.append(MinibatchStd())
         if residual or config.minibatch_std:
-            blocks.append(Block(in_width + int(config.minibatch_std), in_width, "same", residual, equalized, batch_norm))
+            blocks.append(
+                Block(
+                    in_width + int(config.minibatch_std),
+                    in_width,
+                    "same",
+                    residual,
+                    equalized,
+                    batch_norm,
+                )
+            )
         self.blocks = nn.Sequential(*blocks)
         self.feature_dim = widths[base] * base * base
         self.heads = nn.ModuleList(
-            DenseHead(self.feature_dim, self.head_width(config, shape), shape, equalized, batch_norm) for shape in head_shapes
+            DenseHead(
+                self.feature_dim, self.head_width(config, shape), shape, equalized, batch_norm
+            )
+            for shape in head_shapes
         )
 
     @staticmethod
@@ -213,10 +285,19 @@ class ConvFactory:
     """Builds the networks a method asks for, sized for images of `sample_shape`
     ([C, H, W]); same interface as MLPFactory."""
 
-    def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sample_shape: tuple[int, ...],
+        num_labels: int,
+        num_categories: int,
+    ):
         channels, height, width = sample_shape
         if height != width or height not in RESOLUTIONS:
-            raise ValueError(f"images must be square, 8 to 256 pixels, 4 to 7 times a power of two (e.g. 16, 28, 32), got {height}x{width}")
+            raise ValueError(
+                "images must be square, 8 to 256 pixels, 4 to 7 times a power of two "
+                f"(e.g. 16, 28, 32), got {height}x{width}"
+            )
         self.config = config
         self.sample_shape = tuple(sample_shape)
         self.num_labels = num_labels
@@ -229,9 +310,19 @@ class ConvFactory:
         return ConvCritic(self.config, self.sample_shape, [(num_labels, num_categories)])
 
     def two_head(self, adversarial_shape: tuple[int, int]) -> ConvCritic:
-        return ConvCritic(self.config, self.sample_shape, [adversarial_shape, (self.num_labels, self.num_categories)])
+        return ConvCritic(
+            self.config,
+            self.sample_shape,
+            [adversarial_shape, (self.num_labels, self.num_categories)],
+        )
 
     def head(self, in_features: int, shape: tuple[int, int]) -> DenseHead:
         """A dense head on another network's features (e.g. Q on D's trunk)."""
         config = self.config
-        return DenseHead(in_features, ConvCritic.head_width(config, shape), shape, config.equalized_lr, config.critic_batch_norm)
+        return DenseHead(
+            in_features,
+            ConvCritic.head_width(config, shape),
+            shape,
+            config.equalized_lr,
+            config.critic_batch_norm,
+        )

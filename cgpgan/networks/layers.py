@@ -32,7 +32,14 @@ class EqualizedLinear(nn.Module):
 class DenseHead(nn.Module):
     """Features [B, F] -> logits [B, *shape] through one hidden layer of `hidden` units."""
 
-    def __init__(self, in_features: int, hidden: int, shape: tuple[int, ...], equalized: bool = True, batch_norm: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: int,
+        shape: tuple[int, ...],
+        equalized: bool = True,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         self.shape = tuple(shape)
         self.layers = nn.Sequential(
@@ -77,7 +84,15 @@ class EqualizedConv2d(nn.Module):
     it, or doubles it when `transposed`.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, equalized: bool = True, stride: int = 1, transposed: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        equalized: bool = True,
+        stride: int = 1,
+        transposed: bool = False,
+    ):
         super().__init__()
         self.equalized = equalized
         self.stride, self.transposed = stride, transposed
@@ -92,7 +107,9 @@ class EqualizedConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.scale if self.equalized else self.weight
         if self.transposed:
-            return nn.functional.conv_transpose2d(x, weight, self.bias, stride=self.stride, padding=self.padding)
+            return nn.functional.conv_transpose2d(
+                x, weight, self.bias, stride=self.stride, padding=self.padding
+            )
         return nn.functional.conv2d(x, weight, self.bias, stride=self.stride, padding=self.padding)
 
 
@@ -105,7 +122,9 @@ class Resample(nn.Module):
         self.direction = direction
         self.blur = blur
         kernel = torch.tensor([1.0, 2.0, 1.0])
-        self.register_buffer("kernel", (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3), persistent=False)
+        self.register_buffer(
+            "kernel", (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3), persistent=False
+        )
 
     def _blur(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]

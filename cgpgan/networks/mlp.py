@@ -14,7 +14,10 @@ from cgpgan.networks.layers import Codebook, DenseHead, EqualizedLinear, centred
 def _stack(in_features: int, hidden: int, depth: int, equalized: bool) -> nn.Sequential:
     layers: list[nn.Module] = []
     for index in range(depth):
-        layers += [EqualizedLinear(in_features if index == 0 else hidden, hidden, equalized), nn.LeakyReLU(0.2)]
+        layers += [
+            EqualizedLinear(in_features if index == 0 else hidden, hidden, equalized),
+            nn.LeakyReLU(0.2),
+        ]
     return nn.Sequential(*layers)
 
 
@@ -26,7 +29,9 @@ class MLPGenerator(nn.Module):
     layer computed from z (SPEC.md section 1).
     """
 
-    def __init__(self, config: NetworkConfig, num_labels: int, num_categories: int, output_dim: int):
+    def __init__(
+        self, config: NetworkConfig, num_labels: int, num_categories: int, output_dim: int
+    ):
         super().__init__()
         self.latent_dim = config.latent_dim
         self.num_labels = num_labels
@@ -35,12 +40,16 @@ class MLPGenerator(nn.Module):
         if config.conditioning == "codebook":
             features = config.codebook_dim or hidden
             self.codebook: Codebook | None = Codebook(features, num_labels, num_categories)
-            self.input_layer = nn.Sequential(EqualizedLinear(config.latent_dim, hidden, equalized), nn.LeakyReLU(0.2))
+            self.input_layer = nn.Sequential(
+                EqualizedLinear(config.latent_dim, hidden, equalized), nn.LeakyReLU(0.2)
+            )
             self.trunk = _stack(hidden + features * num_labels, hidden, config.depth - 1, equalized)
             trunk_out = hidden if config.depth > 1 else hidden + features * num_labels
         else:
             self.codebook = None
-            self.trunk = _stack(config.latent_dim + num_labels * num_categories, hidden, config.depth, equalized)
+            self.trunk = _stack(
+                config.latent_dim + num_labels * num_categories, hidden, config.depth, equalized
+            )
             trunk_out = hidden
         self.output_layer = EqualizedLinear(trunk_out, output_dim, equalized)
 
@@ -62,7 +71,9 @@ class MLPNetwork(nn.Module):
         super().__init__()
         self.shape = (num_labels, num_categories)
         self.trunk = _stack(input_dim, config.hidden_dim, config.depth, config.equalized_lr)
-        self.head = EqualizedLinear(config.hidden_dim, num_labels * num_categories, config.equalized_lr)
+        self.head = EqualizedLinear(
+            config.hidden_dim, num_labels * num_categories, config.equalized_lr
+        )
         self.feature_dim = config.hidden_dim
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,8 +98,12 @@ class TwoHeadMLP(nn.Module):
         self.adversarial_shape = tuple(adversarial_shape)
         self.classifier_shape = tuple(classifier_shape)
         self.trunk = _stack(input_dim, config.hidden_dim, config.depth, config.equalized_lr)
-        self.adversarial_head = EqualizedLinear(config.hidden_dim, math.prod(adversarial_shape), config.equalized_lr)
-        self.classifier_head = EqualizedLinear(config.hidden_dim, math.prod(classifier_shape), config.equalized_lr)
+        self.adversarial_head = EqualizedLinear(
+            config.hidden_dim, math.prod(adversarial_shape), config.equalized_lr
+        )
+        self.classifier_head = EqualizedLinear(
+            config.hidden_dim, math.prod(classifier_shape), config.equalized_lr
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.trunk(x.flatten(1))
@@ -104,7 +119,13 @@ class MLPFactory:
     for images) plug in by offering the same three methods.
     """
 
-    def __init__(self, config: NetworkConfig, sample_shape: tuple[int, ...], num_labels: int, num_categories: int):
+    def __init__(
+        self,
+        config: NetworkConfig,
+        sample_shape: tuple[int, ...],
+        num_labels: int,
+        num_categories: int,
+    ):
         self.config = config
         self.input_dim = math.prod(sample_shape)
         self.num_labels = num_labels
@@ -119,7 +140,9 @@ class MLPFactory:
 
     def two_head(self, adversarial_shape: tuple[int, int]) -> TwoHeadMLP:
         """A shared trunk with an adversarial head and an [L, K] classifier head."""
-        return TwoHeadMLP(self.config, self.input_dim, adversarial_shape, (self.num_labels, self.num_categories))
+        return TwoHeadMLP(
+            self.config, self.input_dim, adversarial_shape, (self.num_labels, self.num_categories)
+        )
 
     def head(self, in_features: int, shape: tuple[int, int]) -> DenseHead:
         """A dense head on another network's features (e.g. Q on D's trunk)."""

@@ -49,7 +49,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def training_state(method, optimizers: dict, generators: dict[str, torch.Generator]) -> tuple[dict[str, torch.Tensor], dict]:
+def training_state(
+    method, optimizers: dict, generators: dict[str, torch.Generator]
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Every tensor of the training state (flat names) and the JSON-able rest."""
     tensors = {f"method.{name}": value for name, value in method.state_dict().items()}
     settings = {}
@@ -66,8 +68,18 @@ def training_state(method, optimizers: dict, generators: dict[str, torch.Generat
     return tensors, {"optimizers": settings}
 
 
-def restore_training_state(tensors: dict[str, torch.Tensor], meta: dict, method, optimizers: dict, generators: dict[str, torch.Generator]) -> None:
-    method_state = {name[len("method.") :]: value for name, value in tensors.items() if name.startswith("method.")}
+def restore_training_state(
+    tensors: dict[str, torch.Tensor],
+    meta: dict,
+    method,
+    optimizers: dict,
+    generators: dict[str, torch.Generator],
+) -> None:
+    method_state = {
+        name[len("method.") :]: value
+        for name, value in tensors.items()
+        if name.startswith("method.")
+    }
     method.load_state_dict(method_state)
     for phase, optimizer in optimizers.items():
         state: dict[int, dict] = {}
@@ -81,12 +93,23 @@ def restore_training_state(tensors: dict[str, torch.Tensor], meta: dict, method,
         generator.set_state(tensors[f"rng.{name}"])
 
 
-def save_checkpoint(directory: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+def save_checkpoint(
+    directory: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict
+) -> Path:
     """Write the checkpoint of `step`; returns its JSON path."""
     tensors_path, meta_path = _paths(directory, step)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
     save_tensors(tensors_path, tensors)
-    write_json(meta_path, {"format_version": CHECKPOINT_VERSION, "step": step, "tensors": tensors_path.name, "sha256": _sha256(tensors_path), **meta})
+    write_json(
+        meta_path,
+        {
+            "format_version": CHECKPOINT_VERSION,
+            "step": step,
+            "tensors": tensors_path.name,
+            "sha256": _sha256(tensors_path),
+            **meta,
+        },
+    )
     return meta_path
 
 
@@ -95,7 +118,9 @@ def checkpoint_steps(directory: Path) -> list[int]:
     folder = Path(directory) / FOLDER
     if not folder.is_dir():
         return []
-    return sorted(int(match.group(1)) for path in folder.iterdir() if (match := PATTERN.match(path.name)))
+    return sorted(
+        int(match.group(1)) for path in folder.iterdir() if (match := PATTERN.match(path.name))
+    )
 
 
 def load_checkpoint(directory: Path, step: int) -> tuple[dict[str, torch.Tensor], dict]:
@@ -104,15 +129,23 @@ def load_checkpoint(directory: Path, step: int) -> tuple[dict[str, torch.Tensor]
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise RunError(f"{meta_path}: unreadable checkpoint description ({error.__class__.__name__})") from None
+        raise RunError(
+            f"{meta_path}: unreadable checkpoint description ({error.__class__.__name__})"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format_version") != CHECKPOINT_VERSION:
-        raise RunError(f"{meta_path}: unsupported checkpoint format {meta.get('format_version') if isinstance(meta, dict) else meta!r}")
+        found = meta.get("format_version") if isinstance(meta, dict) else meta
+        raise RunError(f"{meta_path}: unsupported checkpoint format {found!r}")
     if not tensors_path.is_file() or _sha256(tensors_path) != meta.get("sha256"):
-        raise RunError(f"{tensors_path}: missing or does not match its checkpoint description (corrupt or replaced)")
+        raise RunError(
+            f"{tensors_path}: missing or does not match its checkpoint description "
+            "(corrupt or replaced)"
+        )
     try:
         tensors = load_tensors(tensors_path)
     except Exception as error:  # safetensors raises several types for corrupt files
-        raise RunError(f"{tensors_path}: not a safetensors file ({error.__class__.__name__})") from None
+        raise RunError(
+            f"{tensors_path}: not a safetensors file ({error.__class__.__name__})"
+        ) from None
     return tensors, meta
 
 
@@ -134,7 +167,9 @@ def prune_checkpoints(directory: Path, keep_last: int, keep: set[int] = frozense
         if step in keep:
             continue
         tensors_path, meta_path = _paths(directory, step)
-        meta_path.unlink(missing_ok=True)  # the JSON first: a half-deleted checkpoint is simply absent
+        meta_path.unlink(
+            missing_ok=True
+        )  # the JSON first: a half-deleted checkpoint is simply absent
         tensors_path.unlink(missing_ok=True)
 
 
@@ -145,6 +180,10 @@ def remove_orphans(directory: Path) -> None:
         return
     described = {f"step_{step:09d}.safetensors" for step in checkpoint_steps(directory)}
     for path in folder.iterdir():
-        orphan = path.name.startswith("step_") and path.suffix == ".safetensors" and path.name not in described
+        orphan = (
+            path.name.startswith("step_")
+            and path.suffix == ".safetensors"
+            and path.name not in described
+        )
         if path.name.endswith(".tmp") or orphan:
             path.unlink(missing_ok=True)

@@ -19,26 +19,38 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from cgpgan import stats
 from cgpgan.config import Config, TrainConfig, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
 from cgpgan.run import WEIGHTS, Run, new_run, open_run
 from cgpgan.storage import atomic_write_text, write_json
-from cgpgan.training import checkpoint, stats
-from cgpgan.training.signals import stop_on_signals
 from cgpgan.threads import cpu_threads
+from cgpgan.training import checkpoint
+from cgpgan.training.signals import stop_on_signals
 
 # settings that change how a run is trained further or recorded, not what it has learnt
 RESUMABLE_KEYS = (
-    "train.steps", "train.stop_after", "train.log_every", "train.eval_every",
-    "train.eval_samples", "train.eval_baselines", "train.checkpoint_every",
-    "train.keep_checkpoints", "train.device", "train.threads", "train.divergence_retries",
+    "train.steps",
+    "train.stop_after",
+    "train.log_every",
+    "train.eval_every",
+    "train.eval_samples",
+    "train.eval_baselines",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.device",
+    "train.threads",
+    "train.divergence_retries",
 )
 
 
 def make_optimizer(parameters, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
     """The optimiser of one phase; the generator and classifier may have rates of their own."""
-    own_rate = {"generator": config.generator_learning_rate, "classifier": config.classifier_learning_rate}.get(phase, 0.0)
+    own_rate = {
+        "generator": config.generator_learning_rate,
+        "classifier": config.classifier_learning_rate,
+    }.get(phase, 0.0)
     learning_rate = own_rate or config.learning_rate
     options = dict(lr=learning_rate, betas=tuple(config.betas), weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -58,8 +70,14 @@ class Trainer:
         self.config = run.config
         self.dataset = dataset
         self.method = run.method
-        self.optimizers = {phase: make_optimizer(module.parameters(), self.config.train, phase) for phase, module in self.method.optimized_modules().items()}
-        self.generators = {"data": torch.Generator().manual_seed(self.config.seed + 1), "latent": self.method.latent_generator}
+        self.optimizers = {
+            phase: make_optimizer(module.parameters(), self.config.train, phase)
+            for phase, module in self.method.optimized_modules().items()
+        }
+        self.generators = {
+            "data": torch.Generator().manual_seed(self.config.seed + 1),
+            "latent": self.method.latent_generator,
+        }
         self.step = 0
         self.train_seconds = 0.0
         self.rollbacks = 0
@@ -80,8 +98,15 @@ class Trainer:
             better = max if self.config.train.best_mode == "max" else min
             if not self.best or better(value, self.best["value"]) == value:
                 self.best = {"step": self.step, "value": value, "metric": metric}
-        meta.update(train_seconds=self.train_seconds, rollbacks=self.rollbacks, best=self.best, config=self.config.to_dict())
-        self.last_checkpoint = checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
+        meta.update(
+            train_seconds=self.train_seconds,
+            rollbacks=self.rollbacks,
+            best=self.best,
+            config=self.config.to_dict(),
+        )
+        self.last_checkpoint = checkpoint.save_checkpoint(
+            self.run.directory, self.step, tensors, meta
+        )
         keep = {self.best["step"]} if self.best else set()
         checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
         return self.last_checkpoint
@@ -92,7 +117,9 @@ class Trainer:
         if found is None:
             return False
         step, tensors, meta = found
-        checkpoint.restore_training_state(tensors, meta, self.method, self.optimizers, self.generators)
+        checkpoint.restore_training_state(
+            tensors, meta, self.method, self.optimizers, self.generators
+        )
         torch.set_rng_state(tensors["rng.global"])
         self.step = step
         self.train_seconds = float(meta.get("train_seconds", 0.0))
@@ -113,7 +140,13 @@ class Trainer:
         writer = _tensorboard(self.run.directory)
         stats.collect()  # drop anything reported before
         self.method.train()
-        bar = tqdm(total=stop, initial=self.step, desc=f"train {self.config.method.name}", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=stop,
+            initial=self.step,
+            desc=f"train {self.config.method.name}",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         log = open(self.run.directory / "metrics.jsonl", "a")
         with stop_on_signals() as request:
             try:
@@ -150,13 +183,17 @@ class Trainer:
                     started = time.perf_counter()
                     self.save_checkpoint()
                 if stopping:
-                    raise TrainingInterrupted(request.signal_number, self.step, self.last_checkpoint)
+                    raise TrainingInterrupted(
+                        request.signal_number, self.step, self.last_checkpoint
+                    )
         finally:
             log.close()
 
     def _one_step(self) -> None:
         method, step = self.method, self.step
-        real = self.dataset.batch(self.config.train.batch_size, self.generators["data"]).to(method.device)
+        real = self.dataset.batch(self.config.train.batch_size, self.generators["data"]).to(
+            method.device
+        )
         for phase, loss in method.training_losses(real, step):
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
@@ -170,7 +207,11 @@ class Trainer:
     def _roll_back(self, diverged: TrainingDiverged) -> None:
         config = self.config.train
         last = checkpoint.checkpoint_steps(self.run.directory)
-        where = f"the last good checkpoint (step {last[-1]}) is intact" if last else "no checkpoint was written yet"
+        where = (
+            f"the last good checkpoint (step {last[-1]}) is intact"
+            if last
+            else "no checkpoint was written yet"
+        )
         if self.rollbacks >= config.divergence_retries or not self.restore_latest():
             raise TrainingDiverged(f"{diverged}; training stopped, {where}") from None
         self.rollbacks += 1
@@ -179,7 +220,11 @@ class Trainer:
                 group["lr"] *= config.divergence_lr_factor
         _truncate_log(self.run.directory / "metrics.jsonl", self.step)
         stats.collect()
-        print(f"cgpgan: {diverged}; rolled back to step {self.step} with learning rates x{config.divergence_lr_factor} ({self.rollbacks}/{config.divergence_retries})")
+        print(
+            f"cgpgan: {diverged}; rolled back to step {self.step} "
+            f"with learning rates x{config.divergence_lr_factor} "
+            f"({self.rollbacks}/{config.divergence_retries})"
+        )
 
     def _log(self, log, writer) -> dict | None:
         config, done = self.config.train, self.step
@@ -198,8 +243,14 @@ class Trainer:
         return row
 
 
-def train(config: Config | None, out: str | Path, overwrite: bool = False, progress: bool = True,
-          evaluate: bool = True, resume: bool = False) -> Run:
+def train(
+    config: Config | None,
+    out: str | Path,
+    overwrite: bool = False,
+    progress: bool = True,
+    evaluate: bool = True,
+    resume: bool = False,
+) -> Run:
     """Train `config` into the run directory `out`; returns the Run.
 
     With `resume`, `out` is an existing run directory and training continues from its
@@ -216,7 +267,9 @@ def train(config: Config | None, out: str | Path, overwrite: bool = False, progr
     else:
         if config is None:
             raise RunError("train: give a config, or resume an existing run directory")
-        dataset = build_dataset(config.data, config.seed)  # bad data fails before the directory is touched
+        dataset = build_dataset(
+            config.data, config.seed
+        )  # bad data fails before the directory is touched
         run = new_run(out, config, dataset.sample_shape, overwrite)
     # the global random state is seeded (so that every saved state is the same on a rerun)
     # and restored from checkpoints, but the caller's is given back afterwards
@@ -265,8 +318,10 @@ def _restore_for_resume(trainer: Trainer) -> None:
     if trainer.step > steps:
         raise ConfigError(f"train.steps: the run is already at step {trainer.step}, got {steps}")
     if trainer.step == steps and (out / "metrics.json").is_file():
-        raise RunError(f"{out}: already trained to step {steps} of {steps}; nothing to resume "
-                       "(raise train.steps to train it further)")
+        raise RunError(
+            f"{out}: already trained to step {steps} of {steps}; nothing to resume "
+            "(raise train.steps to train it further)"
+        )
     if restored:
         print(f"cgpgan: resuming {out} from step {trainer.step} of {steps}", file=sys.stderr)
     else:
@@ -298,7 +353,9 @@ def _record_interruption(run: Run, trainer: Trainer, interrupted: TrainingInterr
 
 
 def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
-    return all(bool(torch.isfinite(p).all()) for group in optimizer.param_groups for p in group["params"])
+    return all(
+        bool(torch.isfinite(p).all()) for group in optimizer.param_groups for p in group["params"]
+    )
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -325,11 +382,21 @@ def _evaluate_now(run: Run, dataset, step: int) -> dict:
     if len(run.info["sample_shape"]) == 3:  # a picture of the samples so far
         run.draw_grid(run.directory / "plots" / "progress" / f"samples_{step:07d}.png")
     run.method.train()
-    return {f"eval/{name}": value for name, value in metrics.items() if isinstance(value, (int, float)) and name != "step"}
+    return {
+        f"eval/{name}": value
+        for name, value in metrics.items()
+        if isinstance(value, (int, float)) and name != "step"
+    }
 
 
 def _progress_fields(row: dict) -> dict:
-    short = {"loss/discriminator": "D", "loss/generator": "G", "loss/classification": "cls", "prior/entropy": "H(P)", "prior/live_categories": "live"}
+    short = {
+        "loss/discriminator": "D",
+        "loss/generator": "G",
+        "loss/classification": "cls",
+        "prior/entropy": "H(P)",
+        "prior/live_categories": "live",
+    }
     return {label: f"{row[key]:.3g}" for key, label in short.items() if key in row}
 
 

@@ -43,8 +43,11 @@ def stop_on_signals():
             raise TrainingInterrupted(number, step=None, checkpoint=None)
         request.signal_number = number
         name = signal.Signals(number).name
-        print(f"\ncgpgan: {name} received: stopping after this step "
-              "(send it again to stop at once)", file=sys.stderr, flush=True)
+        print(
+            f"\ncgpgan: {name} received: stopping after this step (send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     previous = {number: signal.signal(number, handle) for number in SIGNALS}
     try:

@@ -57,12 +57,22 @@ def test_mnist_idx_folder_raw_and_gzipped(tmp_path, digits_array, compress):
     assert dataset.sample_shape == (1, 28, 28)
     assert dataset.labels.tolist() == labels.tolist()
     # pixel values survive: the images equal the file's bytes scaled to [-1, 1]
-    assert torch.allclose((dataset.images[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3)
+    assert torch.allclose(
+        (dataset.images[:, 0] + 1) * 127.5, torch.from_numpy(images).float(), atol=1e-3
+    )
 
 
 def test_mnist_idx_resized(tmp_path, digits_array):
     write_idx(tmp_path / "imgs-idx3", digits_array[0])
-    dataset = build_dataset(data("mnist_idx", f"data.path={tmp_path / 'imgs-idx3'}", "data.resolution=16", "data.resize=resize"), 0)
+    dataset = build_dataset(
+        data(
+            "mnist_idx",
+            f"data.path={tmp_path / 'imgs-idx3'}",
+            "data.resolution=16",
+            "data.resize=resize",
+        ),
+        0,
+    )
     assert dataset.sample_shape == (1, 16, 16) and dataset.labels is None
 
 
@@ -93,7 +103,10 @@ def test_missing_paths_and_folders_without_files(tmp_path):
 
 def write_cifar_batch(path, count: int, fine: bool = False) -> None:
     rng = np.random.default_rng(1)
-    batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), (b"fine_labels" if fine else b"labels"): list(range(count))}
+    batch = {
+        b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+        (b"fine_labels" if fine else b"labels"): list(range(count)),
+    }
     path.write_bytes(pickle.dumps(batch))
 
 
@@ -103,7 +116,9 @@ def test_cifar_folder_and_single_file(tmp_path):
     write_cifar_batch(tmp_path / "test_batch", 4)
     train_set = build_dataset(data("cifar", f"data.path={tmp_path}"), 0)
     assert train_set.sample_shape == (3, 32, 32) and len(train_set) == 8
-    test_set = build_dataset(data("cifar", f"data.path={tmp_path}", "data.split=test", "data.channels=1"), 0)
+    test_set = build_dataset(
+        data("cifar", f"data.path={tmp_path}", "data.split=test", "data.channels=1"), 0
+    )
     assert test_set.sample_shape == (1, 32, 32) and len(test_set) == 4
     single = tmp_path / "cifar100" / "train"
     single.parent.mkdir()
@@ -146,7 +161,15 @@ def test_image_folder_with_classes_and_bad_files(tmp_path):
     (tmp_path / "dog" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match="broken.png: unreadable image"):
         build_dataset(data("image_folder", f"data.path={tmp_path}", "data.resolution=16"), 0)
-    dataset = build_dataset(data("image_folder", f"data.path={tmp_path}", "data.resolution=16", "data.skip_bad_files=true"), 0)
+    dataset = build_dataset(
+        data(
+            "image_folder",
+            f"data.path={tmp_path}",
+            "data.resolution=16",
+            "data.skip_bad_files=true",
+        ),
+        0,
+    )
     assert dataset.skipped == 1
     assert dataset.sample_shape == (3, 16, 16) and len(dataset) == 7
     assert sorted(dataset.labels.tolist()) == [0, 0, 0, 1, 1, 1, 1]
@@ -185,7 +208,9 @@ def test_max_images_is_a_fixed_subset_of_every_class(tmp_path):
     first, second = build_dataset(config, 0), build_dataset(config, 1)
     assert len(first) == 20 and set(first.labels.tolist()) == set(range(5))
     assert torch.equal(first.labels, second.labels) and torch.equal(first.images, second.images)
-    pixel_labels = ((first.images[:, 0, 0, 0] + 1) / 2 * 255).round().long()  # images still match their labels
+    pixel_labels = (
+        ((first.images[:, 0, 0, 0] + 1) / 2 * 255).round().long()
+    )  # images still match their labels
     assert torch.equal(pixel_labels, first.labels)
 
 

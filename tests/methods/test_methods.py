@@ -3,14 +3,17 @@ import copy
 import pytest
 import torch
 
-from cgpgan.methods import METHODS, build_method
-from cgpgan.training import stats
+from cgpgan import stats
+from cgpgan.methods import BUILT_IN, build_method
 from cgpgan.training.loop import make_optimizer
 from tests.conftest import tiny
 
 
 def _one_step(method, config, step=0):
-    optimizers = {phase: make_optimizer(module.parameters(), config.train, phase) for phase, module in method.optimized_modules().items()}
+    optimizers = {
+        phase: make_optimizer(module.parameters(), config.train, phase)
+        for phase, module in method.optimized_modules().items()
+    }
     real = torch.randn(8, 2)
     phases = []
     for phase, loss in method.training_losses(real, step):
@@ -22,7 +25,7 @@ def _one_step(method, config, step=0):
     return phases
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
 @pytest.mark.parametrize("conditioning", ["plain", "codebook"])
 def test_one_training_step_updates_every_optimized_module(name, conditioning):
     config = tiny(name, f"network.conditioning={conditioning}", "method.real_penalty_weight=1.0")
@@ -32,7 +35,11 @@ def test_one_training_step_updates_every_optimized_module(name, conditioning):
     phases = _one_step(method, config)
     assert phases == list(method.optimized_modules())
     for phase, module in method.optimized_modules().items():
-        changed = any(not torch.equal(before[f"{name_}"], value) for name_, value in method.state_dict().items() if name_.startswith(_prefix(method, module)))
+        changed = any(
+            not torch.equal(before[f"{name_}"], value)
+            for name_, value in method.state_dict().items()
+            if name_.startswith(_prefix(method, module))
+        )
         assert changed, f"{name}: {phase} weights did not change"
     reported = stats.collect()
     assert "loss/discriminator" in reported and "loss/generator" in reported
@@ -84,7 +91,9 @@ def test_cgpgan_pseudo_labels_are_balanced_during_warmup():
 
 
 def test_several_labels_work():
-    config = tiny("cgpgan", "method.num_labels=3", "network.conditioning=codebook", "method.warmup_steps=0")
+    config = tiny(
+        "cgpgan", "method.num_labels=3", "network.conditioning=codebook", "method.warmup_steps=0"
+    )
     method = build_method(config, (2,))
     _one_step(method, config)
     assert method.prior.probabilities.shape == (3, 4)
@@ -99,7 +108,9 @@ def test_generator_ema_moves_towards_the_generator():
             parameter.add_(1.0)
     before = [p.clone() for p in method.generator_ema.parameters()]
     method.update_generator_ema(0.9)
-    for old, new, target in zip(before, method.generator_ema.parameters(), method.generator.parameters()):
+    for old, new, target in zip(
+        before, method.generator_ema.parameters(), method.generator.parameters()
+    ):
         assert torch.allclose(new, 0.9 * old + 0.1 * target)
 
 
@@ -109,7 +120,10 @@ def test_same_seed_gives_the_same_step():
     torch.manual_seed(0)
     real = torch.randn(8, 2)
     for method in (first, second):
-        optimizers = {p: make_optimizer(m.parameters(), config.train, p) for p, m in method.optimized_modules().items()}
+        optimizers = {
+            p: make_optimizer(m.parameters(), config.train, p)
+            for p, m in method.optimized_modules().items()
+        }
         for phase, loss in method.training_losses(real, 0):
             method.zero_grad(set_to_none=True)
             loss.backward()
@@ -118,14 +132,21 @@ def test_same_seed_gives_the_same_step():
         assert torch.equal(a, b), name
 
 
-
 @pytest.mark.parametrize("sample_shape", [(2,), (1, 8, 8)])
 def test_classifier_on_the_discriminator_trunk_leaves_the_trunk_to_d(sample_shape):
     """method.classifier_trunk=discriminator: Q is a head on D's features, and the
     classifier phase changes only that head."""
-    config = tiny("cgpgan", "method.classifier_trunk=discriminator", "method.generator_cls_weight=1", "network.channels=4", "network.max_channels=8")
+    config = tiny(
+        "cgpgan",
+        "method.classifier_trunk=discriminator",
+        "method.generator_cls_weight=1",
+        "network.channels=4",
+        "network.max_channels=8",
+    )
     method = build_method(config, sample_shape)
-    assert {id(p) for p in method.classifier.parameters()}.isdisjoint(id(p) for p in method.discriminator.parameters())
+    assert {id(p) for p in method.classifier.parameters()}.isdisjoint(
+        id(p) for p in method.discriminator.parameters()
+    )
     real = torch.rand(8, *sample_shape) * 2 - 1
     for phase, loss in method.training_losses(real, step=0):
         method.zero_grad(set_to_none=True)
@@ -133,5 +154,7 @@ def test_classifier_on_the_discriminator_trunk_leaves_the_trunk_to_d(sample_shap
         if phase == "classifier":
             trunk = copy.deepcopy(method.discriminator.state_dict())
             torch.optim.SGD(method.classifier.parameters(), lr=0.1).step()
-            assert all(torch.equal(trunk[k], v) for k, v in method.discriminator.state_dict().items())
+            assert all(
+                torch.equal(trunk[k], v) for k, v in method.discriminator.state_dict().items()
+            )
     assert method.classify(real).shape == (8, 1, 4)

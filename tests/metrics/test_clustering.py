@@ -38,7 +38,9 @@ def test_baselines_separate_well_separated_blobs():
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 30)
-    images = torch.from_numpy(rng.normal(size=(90, 1, 8, 8)) * 0.1 + labels[:, None, None, None]).float()
+    images = torch.from_numpy(
+        rng.normal(size=(90, 1, 8, 8)) * 0.1 + labels[:, None, None, None]
+    ).float()
     scores = baseline_scores(images, labels, components=5)
     assert set(scores) == {"kmeans_pixels", "gmm_pixels", "kmeans_pca5", "gmm_pca5"}
     assert all(result["accuracy"] == 1.0 for result in scores.values())
@@ -48,7 +50,12 @@ def small_extractor():
     import torch
 
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(2),
+        torch.nn.Flatten(),
+    )
 
 
 def test_image_quality_with_a_small_extractor():

@@ -84,10 +84,18 @@ def test_missing_weights_name_the_file_to_fetch(tmp_path):
 
 
 def test_evaluate_inception_on_an_image_run(weights, tmp_path, capsys):
-    overrides = ["data.name=digits", "network.channels=4", "network.max_channels=8",
-                 "network.latent_dim=4", "method.num_categories=4", "method.warmup_steps=1",
-                 "train.steps=2", "train.batch_size=8", "train.eval_samples=8",
-                 "train.eval_baselines=false"]
+    overrides = [
+        "data.name=digits",
+        "network.channels=4",
+        "network.max_channels=8",
+        "network.latent_dim=4",
+        "method.num_categories=4",
+        "method.warmup_steps=1",
+        "train.steps=2",
+        "train.batch_size=8",
+        "train.eval_samples=8",
+        "train.eval_baselines=false",
+    ]
     run = train(load_config(None, overrides), tmp_path / "digits", progress=False)
     assert main(["evaluate", str(run.directory), "--inception", weights]) == 0
     metrics = json.loads((run.directory / "metrics.json").read_text())

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from cgpgan.data import GaussianMixture
-from cgpgan.metrics import evaluate_points
 from cgpgan.methods.base import Method
+from cgpgan.metrics import evaluate_points
 from cgpgan.prior import CategoricalPrior
 
 
@@ -30,7 +30,9 @@ class _FakeMethod(Method):
 
 def _mixture():
     centers = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0]]
-    return GaussianMixture(centers, [0.1, 0.4, 0.2, 0.3], 0.3, 5000, torch.Generator().manual_seed(0))
+    return GaussianMixture(
+        centers, [0.1, 0.4, 0.2, 0.3], 0.3, 5000, torch.Generator().manual_seed(0)
+    )
 
 
 def test_a_perfect_generator_scores_perfectly():
@@ -43,7 +45,9 @@ def test_a_perfect_generator_scores_perfectly():
     assert metrics["three_sigma_share"] == 1.0
     assert metrics["min_category_purity"] == 1.0
     assert metrics["modes_covered"] == 4
-    assert metrics["prior_error"] == pytest.approx(5e-5, abs=1e-6)  # dead category 5 adds 5e-5 to mode 1
+    assert metrics["prior_error"] == pytest.approx(
+        5e-5, abs=1e-6
+    )  # dead category 5 adds 5e-5 to mode 1
     assert metrics["mode_kl"] < 0.01
     assert metrics["real_three_sigma_share"] == pytest.approx(0.989, abs=0.01)
     assert metrics["category_mode"] == [0, 1, 2, 3, 3, 1]
@@ -52,7 +56,9 @@ def test_a_perfect_generator_scores_perfectly():
 def test_a_category_spanning_two_clusters_is_impure_and_the_prior_is_off():
     dataset = _mixture()
     # category 0 halfway between two clusters: off-data and split
-    metrics = evaluate_points(_FakeMethod([0.5, 0.5], [[0.0, 1.5], [0.0, -2.0]], noise=1.0), dataset, 4000)
+    metrics = evaluate_points(
+        _FakeMethod([0.5, 0.5], [[0.0, 1.5], [0.0, -2.0]], noise=1.0), dataset, 4000
+    )
     assert metrics["three_sigma_share"] < 0.9
     assert metrics["min_category_purity"] < 0.9
     assert metrics["prior_error"] > 0.2

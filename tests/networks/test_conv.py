@@ -9,13 +9,24 @@ from cgpgan.networks.conv import MinibatchStd
 
 
 def network_config(*overrides: str):
-    return load_config(None, ["data.name=digits", "network.channels=4", "network.max_channels=16", "network.latent_dim=8", *overrides]).network
+    return load_config(
+        None,
+        [
+            "data.name=digits",
+            "network.channels=4",
+            "network.max_channels=16",
+            "network.latent_dim=8",
+            *overrides,
+        ],
+    ).network
 
 
 @pytest.mark.parametrize("resolution", [8, 16, 28, 32, 64, 128, 256])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_generator_and_critic_shapes_at_every_resolution(resolution, channels):
-    factory = build_networks(network_config(), (channels, resolution, resolution), num_labels=2, num_categories=5)
+    factory = build_networks(
+        network_config(), (channels, resolution, resolution), num_labels=2, num_categories=5
+    )
     assert isinstance(factory, ConvFactory)
     generator, critic = factory.generator(), factory.critic(2, 5)
     category = torch.nn.functional.one_hot(torch.randint(5, (3, 2)), 5).float()
@@ -27,7 +38,9 @@ def test_generator_and_critic_shapes_at_every_resolution(resolution, channels):
 @pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
 @pytest.mark.parametrize("conditioning", ["plain", "codebook"])
 def test_designs_and_conditionings(architecture, conditioning):
-    config = network_config(f"network.architecture={architecture}", f"network.conditioning={conditioning}")
+    config = network_config(
+        f"network.architecture={architecture}", f"network.conditioning={conditioning}"
+    )
     factory = build_networks(config, (1, 16, 16), num_labels=2, num_categories=4)
     generator = factory.generator()
     adversarial, classification = factory.two_head((1, 1))(torch.randn(5, 1, 16, 16))
@@ -58,11 +71,17 @@ def test_non_square_or_odd_sizes_are_refused():
 
 
 def test_batch_norm_and_tanh_options():
-    config = network_config("network.generator_batch_norm=true", "network.critic_batch_norm=true", "network.tanh_output=true")
+    config = network_config(
+        "network.generator_batch_norm=true",
+        "network.critic_batch_norm=true",
+        "network.tanh_output=true",
+    )
     factory = build_networks(config, (1, 16, 16), num_labels=1, num_categories=3)
     generator, critic = factory.generator(), factory.critic(1, 3)
     for network in (generator, critic):
-        assert any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.modules())
+        assert any(
+            isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.modules()
+        )
     category = torch.nn.functional.one_hot(torch.randint(3, (6, 1)), 3).float()
     images = generator(torch.randn(6, 8) * 100, category)
     assert images.abs().max() <= 1.0 and critic(images).shape == (6, 1, 3)
@@ -71,8 +90,13 @@ def test_batch_norm_and_tanh_options():
 def test_critic_batch_norm_skips_only_the_layer_reading_the_image():
     """DCGAN: no normalisation on the first strided convolution; resnet: the 1x1 lift
     reads the image, so every block is normalised, even when it is as narrow as the image."""
+
     def normalised_blocks(architecture):
-        config = network_config(f"network.architecture={architecture}", "network.critic_batch_norm=true", "network.channels=1")
+        config = network_config(
+            f"network.architecture={architecture}",
+            "network.critic_batch_norm=true",
+            "network.channels=1",
+        )
         critic = build_networks(config, (1, 16, 16), 1, 3).critic(1, 3)
         blocks = [m for m in critic.modules() if type(m).__name__ == "Block"]
         return [isinstance(block.norm1, torch.nn.BatchNorm2d) for block in blocks]
@@ -96,6 +120,8 @@ def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
     assert torch.allclose(layer(x[:8])[:, -1], layer(x)[:8, -1])
     # identical samples have no spread; a critic with the option runs at any batch size
     assert torch.allclose(layer(x[:1].expand(4, -1, -1, -1))[:, -1], torch.tensor(1e-4))
-    critic = build_networks(network_config("network.minibatch_std=true"), (1, 28, 28), 1, 10).critic(1, 10)
+    critic = build_networks(
+        network_config("network.minibatch_std=true"), (1, 28, 28), 1, 10
+    ).critic(1, 10)
     for batch in (1, 3, 5, 64):
         assert critic(torch.randn(batch, 1, 28, 28)).shape == (batch, 1, 10)

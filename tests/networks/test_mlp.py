@@ -22,7 +22,9 @@ def test_equalized_linear_scales_weights_at_run_time():
 
 
 def test_critic_and_two_head_output_shapes():
-    factory = build_networks(NetworkConfig(hidden_dim=8, depth=2), (2,), num_labels=3, num_categories=5)
+    factory = build_networks(
+        NetworkConfig(hidden_dim=8, depth=2), (2,), num_labels=3, num_categories=5
+    )
     x = torch.randn(7, 2)
     assert factory.critic(3, 5)(x).shape == (7, 3, 5)
     adversarial, classification = factory.two_head((1, 1))(x)
@@ -34,7 +36,9 @@ def _one_hot(index, labels, categories):
 
 
 def test_codebook_generator_selects_columns_of_the_table():
-    config = NetworkConfig(hidden_dim=8, depth=2, conditioning="codebook", codebook_dim=6, latent_dim=3)
+    config = NetworkConfig(
+        hidden_dim=8, depth=2, conditioning="codebook", codebook_dim=6, latent_dim=3
+    )
     generator = build_networks(config, (2,), num_labels=2, num_categories=4).generator()
     assert generator.codebook.table.shape == (6, 2, 4)
     category = _one_hot(torch.tensor([1, 3]), 2, 4)  # label 0 -> 1, label 1 -> 3

@@ -1,0 +1,52 @@
+"""A method written outside the package joins through `register_method` and is then
+chosen by `method.name`, trained by the generic loop, saved, loaded and sampled."""
+
+import pytest
+import torch
+from torch import nn
+
+from cgpgan import ConfigError, Method, Run, register_method, train
+from cgpgan.losses import discriminator_loss, generator_loss
+from cgpgan.methods import METHODS
+from tests.conftest import tiny
+
+
+@register_method
+class MeanMatchingGAN(Method):
+    """A toy method defined here, not in the package: a linear critic, logistic loss."""
+
+    name = "mean_matching_test"
+
+    def __init__(self, config, networks):
+        super().__init__(config, networks)
+        self.critic = nn.Linear(2, 1)
+
+    def optimized_modules(self):
+        return {"critic": self.critic, "generator": self.generator}
+
+    def training_losses(self, real, step):
+        fake, _ = self.generate_fakes(real.shape[0])
+        critic_loss = discriminator_loss("logistic", self.critic(real), self.critic(fake.detach()))
+        yield "critic", critic_loss
+        fake, _ = self.generate_fakes(real.shape[0])
+        yield "generator", generator_loss("logistic", self.critic(fake))
+
+
+def test_a_registered_method_trains_saves_and_loads(tmp_path):
+    assert METHODS["mean_matching_test"] is MeanMatchingGAN
+    config = tiny("mean_matching_test", "train.steps=3")
+    run = train(config, tmp_path / "run", progress=False)
+    loaded = Run.load(tmp_path / "run")
+    assert isinstance(loaded.method, MeanMatchingGAN)
+    assert torch.equal(loaded.method.critic.weight, run.method.critic.weight)
+    points, _ = loaded.sample(10)
+    assert points.shape == (10, 2)
+
+
+def test_an_unregistered_name_is_refused_and_names_are_not_taken_twice():
+    with pytest.raises(ConfigError, match="method.name"):
+        tiny("no_such_method")
+    with pytest.raises(ValueError, match="exists already"):
+        register_method(type("Other", (Method,), {"name": "mean_matching_test"}))
+    with pytest.raises(TypeError, match="not a Method"):
+        register_method(nn.Linear)
