@@ -6,22 +6,46 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from cgpgan import losses, stats
-from cgpgan.config import Config
+from cgpgan.config import Config, TrainConfig
 from cgpgan.prior import CategoricalPrior
+
+
+@dataclass
+class Phase:
+    """One phase of a training step: the module its loss trains and that module's
+    optimiser. Settings left at None take the `train.*` value."""
+
+    module: nn.Module
+    learning_rate: float | None = None
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    optimizer: str | None = None  # adam | adamw
+
+    def make_optimizer(self, train: TrainConfig) -> torch.optim.Optimizer:
+        options = dict(
+            lr=self.learning_rate or train.learning_rate,
+            betas=tuple(self.betas or train.betas),
+            weight_decay=train.weight_decay if self.weight_decay is None else self.weight_decay,
+        )
+        kind = self.optimizer or train.optimizer
+        optimizer = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+        return optimizer(self.module.parameters(), **options)
 
 
 class Method(nn.Module):
     """A GAN method. Subclasses build their networks and define `training_losses`.
 
     The training loop calls `training_losses(real, step)`, a generator that yields
-    `(phase, loss)` pairs; after each yield the loop back-propagates the loss and steps
-    the optimiser of `optimized_modules()[phase]`, so a later phase sees the updated
-    weights. Code after the last yield (e.g. the prior update) runs before the next step.
+    `(phase, loss)` pairs; after each yield the loop back-propagates the loss into the
+    parameters of that phase's module only (the others get no gradient) and steps its
+    optimiser (`phases()`), so a later phase sees the updated weights. Code after the
+    last yield (e.g. the prior update) runs before the next step.
     """
 
     name = "method"
@@ -43,6 +67,19 @@ class Method(nn.Module):
     def optimized_modules(self) -> dict[str, nn.Module]:
         """Phase name -> the module whose parameters that phase's loss trains."""
         raise NotImplementedError
+
+    def phases(self, train: TrainConfig) -> dict[str, Phase]:
+        """Phase name -> its Phase. By default every module of `optimized_modules` with
+        the `train.*` optimiser, the generator and classifier at their own learning rates
+        when set; a method whose phases need other optimisers overrides this."""
+        own_rate = {
+            "generator": train.generator_learning_rate,
+            "classifier": train.classifier_learning_rate,
+        }
+        return {
+            name: Phase(module, learning_rate=own_rate.get(name) or None)
+            for name, module in self.optimized_modules().items()
+        }
 
     def training_losses(self, real: torch.Tensor, step: int) -> Iterator[tuple[str, torch.Tensor]]:
         raise NotImplementedError

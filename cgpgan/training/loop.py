@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from cgpgan import stats
-from cgpgan.config import Config, TrainConfig, save_config
+from cgpgan.config import Config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
 from cgpgan.run import WEIGHTS, Run, new_run, open_run
@@ -45,19 +45,6 @@ RESUMABLE_KEYS = (
 )
 
 
-def make_optimizer(parameters, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
-    """The optimiser of one phase; the generator and classifier may have rates of their own."""
-    own_rate = {
-        "generator": config.generator_learning_rate,
-        "classifier": config.classifier_learning_rate,
-    }.get(phase, 0.0)
-    learning_rate = own_rate or config.learning_rate
-    options = dict(lr=learning_rate, betas=tuple(config.betas), weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, **options)
-    return torch.optim.Adam(parameters, **options)
-
-
 def default_run_directory(name: str, seed: int) -> Path:
     return Path("runs") / f"{name}-seed{seed}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -70,9 +57,13 @@ class Trainer:
         self.config = run.config
         self.dataset = dataset
         self.method = run.method
+        phases = self.method.phases(self.config.train)
         self.optimizers = {
-            phase: make_optimizer(module.parameters(), self.config.train, phase)
-            for phase, module in self.method.optimized_modules().items()
+            name: phase.make_optimizer(self.config.train) for name, phase in phases.items()
+        }
+        # each phase's loss is back-propagated into its own module's parameters only
+        self.trained_parameters = {
+            name: list(phase.module.parameters()) for name, phase in phases.items()
         }
         self.generators = {
             "data": torch.Generator().manual_seed(self.config.seed + 1),
@@ -198,7 +189,7 @@ class Trainer:
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
             method.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward(inputs=self.trained_parameters[phase])
             self.optimizers[phase].step()
             if not _all_finite(self.optimizers[phase]):
                 raise TrainingDiverged(f"non-finite {phase} weights after step {step + 1}")

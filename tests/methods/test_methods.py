@@ -5,14 +5,13 @@ import torch
 
 from cgpgan import stats
 from cgpgan.methods import BUILT_IN, build_method
-from cgpgan.training.loop import make_optimizer
 from tests.conftest import tiny
 
 
 def _one_step(method, config, step=0):
     optimizers = {
-        phase: make_optimizer(module.parameters(), config.train, phase)
-        for phase, module in method.optimized_modules().items()
+        name: phase.make_optimizer(config.train)
+        for name, phase in method.phases(config.train).items()
     }
     real = torch.randn(8, 2)
     phases = []
@@ -121,8 +120,8 @@ def test_same_seed_gives_the_same_step():
     real = torch.randn(8, 2)
     for method in (first, second):
         optimizers = {
-            p: make_optimizer(m.parameters(), config.train, p)
-            for p, m in method.optimized_modules().items()
+            name: phase.make_optimizer(config.train)
+            for name, phase in method.phases(config.train).items()
         }
         for phase, loss in method.training_losses(real, 0):
             method.zero_grad(set_to_none=True)
@@ -158,3 +157,19 @@ def test_classifier_on_the_discriminator_trunk_leaves_the_trunk_to_d(sample_shap
                 torch.equal(trunk[k], v) for k, v in method.discriminator.state_dict().items()
             )
     assert method.classify(real).shape == (8, 1, 4)
+
+
+def test_a_phase_back_propagates_into_its_own_module_only(tmp_path):
+    """The loop gives no gradient to modules outside the running phase (they would be
+    thrown away), and phases take their optimiser settings from train.* by default."""
+    from cgpgan import train
+
+    config = tiny("cgpgan", "train.steps=1", "train.generator_learning_rate=0.003")
+    method = train(config, tmp_path / "run", progress=False, evaluate=False).method
+    # the step ended with the generator phase: only the generator holds gradients
+    assert all(p.grad is not None for p in method.generator.parameters())
+    for module in (method.discriminator, method.classifier):
+        assert all(p.grad is None for p in module.parameters())
+    phases = method.phases(config.train)
+    assert phases["generator"].learning_rate == 0.003
+    assert phases["discriminator"].learning_rate is None
