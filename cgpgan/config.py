@@ -58,6 +58,8 @@ class DataConfig:
     channels: int = 0  # 1 or 3 converts; 0 keeps the data's own
     resize: str = "pad"  # pad (centre, when smaller) | resize
     skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
+    # share of each class whose labels training may see (a fixed, seeded subset); 0: none
+    labelled_fraction: float = 0.0
     max_images: int = 0  # use a fixed random subset of N images (the same in every run); 0: all
 
     @property
@@ -66,6 +68,10 @@ class DataConfig:
 
     def validate(self) -> None:
         _check_choice("data.name", self.name, POINT_DATA + IMAGE_DATA)
+        if not 0.0 <= self.labelled_fraction <= 1.0:
+            raise ConfigError(
+                f"data.labelled_fraction: must be in [0, 1], got {self.labelled_fraction}"
+            )
         if self.is_image:
             self._validate_images()
             return

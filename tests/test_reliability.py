@@ -208,8 +208,8 @@ def test_non_finite_loss_stops_with_its_name_and_step_and_keeps_the_checkpoint(t
     def poisoned(method_class):
         original = method_class.training_losses
 
-        def training_losses(self, real, step):
-            for phase, loss in original(self, real, step):
+        def training_losses(self, batch, step):
+            for phase, loss in original(self, batch, step):
                 if phase == "classifier" and step + 1 == bad_step and poisoned_once["count"] < 1:
                     poisoned_once["count"] += 1
                     loss = loss * float("nan")

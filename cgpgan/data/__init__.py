@@ -1,18 +1,34 @@
 """Data sets. Every data set holds its samples in memory (2-D `points` or `images`,
-with `labels` used only for evaluation) and draws batches from a seeded generator."""
+with `labels` used only for evaluation) and draws batches (`Batch`) from a seeded
+generator; with `data.labelled_fraction` > 0 a fixed subset's labels come with them."""
 
 from __future__ import annotations
 
 from cgpgan.config import DataConfig
+from cgpgan.data.batch import UNLABELLED, Batch, labelled_subset
 from cgpgan.data.images import ImageDataset, build_image_dataset
 from cgpgan.data.toy2d import DoubleSpiral, GaussianMixture, PointDataset, build_point_dataset
+from cgpgan.errors import ConfigError
 
 
 def build_dataset(config: DataConfig, seed: int) -> PointDataset | ImageDataset:
     """The data set of `config`; 2-D data is drawn with a generator seeded by `seed`."""
-    if config.is_image:
-        return build_image_dataset(config)
-    return build_point_dataset(config, seed)
+    dataset = build_image_dataset(config) if config.is_image else build_point_dataset(config, seed)
+    if config.labelled_fraction > 0:
+        if dataset.labels is None:
+            raise ConfigError(f"data.labelled_fraction: data set {config.name} has no labels")
+        dataset.training_labels = labelled_subset(
+            dataset.labels, config.labelled_fraction, seed + 2
+        )
+    return dataset
 
 
-__all__ = ["DoubleSpiral", "GaussianMixture", "ImageDataset", "PointDataset", "build_dataset"]
+__all__ = [
+    "UNLABELLED",
+    "Batch",
+    "DoubleSpiral",
+    "GaussianMixture",
+    "ImageDataset",
+    "PointDataset",
+    "build_dataset",
+]

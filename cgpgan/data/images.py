@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cgpgan.config import RESOLUTIONS, DataConfig
+from cgpgan.data.batch import Batch
 from cgpgan.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -38,6 +39,7 @@ class ImageDataset:
         self.labels = labels
         self.name = name
         self.skipped = skipped  # unreadable files skipped by data.skip_bad_files
+        self.training_labels: torch.Tensor | None = None  # see cgpgan.data.reveal_labels
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -50,10 +52,11 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    def batch(self, batch_size: int, generator: torch.Generator) -> Batch:
         """A batch drawn uniformly with replacement, using only `generator`."""
         indices = torch.randint(len(self.images), (batch_size,), generator=generator)
-        return self.images[indices]
+        labels = None if self.training_labels is None else self.training_labels[indices]
+        return Batch(self.images[indices], labels)
 
 
 def build_image_dataset(config: DataConfig) -> ImageDataset:

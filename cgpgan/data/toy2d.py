@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from cgpgan.config import DataConfig
+from cgpgan.data.batch import Batch
 from cgpgan.errors import DataError
 
 
@@ -39,10 +40,13 @@ class PointDataset:
     def __len__(self) -> int:
         return len(self.points)
 
-    def batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    training_labels: torch.Tensor | None = None  # see cgpgan.data.reveal_labels
+
+    def batch(self, batch_size: int, generator: torch.Generator) -> Batch:
         """A batch drawn uniformly with replacement, using only `generator`."""
         indices = torch.randint(len(self.points), (batch_size,), generator=generator)
-        return self.points[indices]
+        labels = None if self.training_labels is None else self.training_labels[indices]
+        return Batch(self.points[indices], labels)
 
     def assign_modes(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

@@ -13,6 +13,7 @@ from torch import nn
 
 from cgpgan import losses, stats
 from cgpgan.config import Config, TrainConfig
+from cgpgan.data.batch import Batch
 from cgpgan.prior import CategoricalPrior
 
 
@@ -41,7 +42,7 @@ class Phase:
 class Method(nn.Module):
     """A GAN method. Subclasses build their networks and define `training_losses`.
 
-    The training loop calls `training_losses(real, step)`, a generator that yields
+    The training loop calls `training_losses(batch, step)`, a generator that yields
     `(phase, loss)` pairs; after each yield the loop back-propagates the loss into the
     parameters of that phase's module only (the others get no gradient) and steps its
     optimiser (`phases()`), so a later phase sees the updated weights. Code after the
@@ -81,7 +82,9 @@ class Method(nn.Module):
             for name, module in self.optimized_modules().items()
         }
 
-    def training_losses(self, real: torch.Tensor, step: int) -> Iterator[tuple[str, torch.Tensor]]:
+    def training_losses(self, batch: Batch, step: int) -> Iterator[tuple[str, torch.Tensor]]:
+        """The losses of one step on the real `batch` (`batch.data`; `batch.labels` only
+        when data.labelled_fraction > 0), as (phase, loss) pairs."""
         raise NotImplementedError
 
     def classify(self, x: torch.Tensor) -> torch.Tensor | None:

@@ -60,7 +60,8 @@ class CGPGAN(Method):
     def classify(self, x):
         return F.softmax(self.classifier_logits(x), dim=2)
 
-    def training_losses(self, real, step):
+    def training_losses(self, batch, step):
+        real = batch.data
         config = self.config
         batch_size = real.shape[0]
 

@@ -17,7 +17,8 @@ class VanillaGAN(Method):
     def optimized_modules(self):
         return {"discriminator": self.discriminator, "generator": self.generator}
 
-    def training_losses(self, real, step):
+    def training_losses(self, batch, step):
+        real = batch.data
         config = self.config
         batch_size = real.shape[0]
         fake, _ = self.generate_fakes(batch_size)

@@ -23,7 +23,8 @@ class VCAGAN(Method):
     def classify(self, x):
         return F.softmax(self.discriminator(x)[1], dim=2)
 
-    def training_losses(self, real, step):
+    def training_losses(self, batch, step):
+        real = batch.data
         config = self.config
         batch_size = real.shape[0]
         fake, fake_category = self.generate_fakes(batch_size)

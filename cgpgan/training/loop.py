@@ -182,10 +182,8 @@ class Trainer:
 
     def _one_step(self) -> None:
         method, step = self.method, self.step
-        real = self.dataset.batch(self.config.train.batch_size, self.generators["data"]).to(
-            method.device
-        )
-        for phase, loss in method.training_losses(real, step):
+        batch = self.dataset.batch(self.config.train.batch_size, self.generators["data"])
+        for phase, loss in method.training_losses(batch.to(method.device), step):
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
             method.zero_grad(set_to_none=True)

@@ -24,7 +24,8 @@ class MeanMatchingGAN(Method):
     def optimized_modules(self):
         return {"critic": self.critic, "generator": self.generator}
 
-    def training_losses(self, real, step):
+    def training_losses(self, batch, step):
+        real = batch.data
         fake, _ = self.generate_fakes(real.shape[0])
         critic_loss = discriminator_loss("logistic", self.critic(real), self.critic(fake.detach()))
         yield "critic", critic_loss

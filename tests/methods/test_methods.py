@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cgpgan import stats
+from cgpgan.data import Batch
 from cgpgan.methods import BUILT_IN, build_method
 from tests.conftest import tiny
 
@@ -15,7 +16,7 @@ def _one_step(method, config, step=0):
     }
     real = torch.randn(8, 2)
     phases = []
-    for phase, loss in method.training_losses(real, step):
+    for phase, loss in method.training_losses(Batch(real), step):
         assert torch.isfinite(loss), phase
         method.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,7 +124,7 @@ def test_same_seed_gives_the_same_step():
             name: phase.make_optimizer(config.train)
             for name, phase in method.phases(config.train).items()
         }
-        for phase, loss in method.training_losses(real, 0):
+        for phase, loss in method.training_losses(Batch(real), 0):
             method.zero_grad(set_to_none=True)
             loss.backward()
             optimizers[phase].step()
@@ -147,7 +148,7 @@ def test_classifier_on_the_discriminator_trunk_leaves_the_trunk_to_d(sample_shap
         id(p) for p in method.discriminator.parameters()
     )
     real = torch.rand(8, *sample_shape) * 2 - 1
-    for phase, loss in method.training_losses(real, step=0):
+    for phase, loss in method.training_losses(Batch(real), step=0):
         method.zero_grad(set_to_none=True)
         loss.backward()
         if phase == "classifier":

@@ -1,0 +1,38 @@
+"""What a training step sees of the data: a batch, and labels only where training may
+use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+UNLABELLED = -1
+
+
+@dataclass
+class Batch:
+    """Real data `data` [B, ...] for one step and, when `data.labelled_fraction` > 0,
+    `labels` [B]: the class of items in the labelled subset, UNLABELLED (-1) for the
+    others. With the default fraction 0 `labels` is None: labels kept for scoring never
+    reach training."""
+
+    data: torch.Tensor
+    labels: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> Batch:
+        labels = None if self.labels is None else self.labels.to(device)
+        return Batch(self.data.to(device), labels)
+
+
+def labelled_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """Training labels for a fixed, seeded, class-stratified subset: round(fraction * n_c)
+    items of each class c keep their label, the rest are UNLABELLED."""
+    generator = torch.Generator().manual_seed(seed)
+    revealed = torch.full_like(labels, UNLABELLED)
+    for label in labels.unique():
+        members = torch.nonzero(labels == label).flatten()
+        count = round(fraction * len(members))
+        chosen = members[torch.randperm(len(members), generator=generator)[:count]]
+        revealed[chosen] = label
+    return revealed
