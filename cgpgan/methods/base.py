@@ -121,6 +121,21 @@ class Method(nn.Module):
         category = self.sample_categories(batch_size)
         return self.generator(self.sample_latent(batch_size), category), category
 
+    # inputs must carry gradients whenever the score needs them (a normalised critic)
+    score_needs_input_gradients = False
+
+    def score(
+        self, x: torch.Tensor, logits: torch.Tensor, category: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The adversarial score s(x, c) [B] of data `x` from the critic's logits
+        D(x) [B, L, K]: class-conditional, mean_l D(x)[l, c_l] (`category` one-hot), or the
+        one output of an unconditional critic (L = K = 1, no `category`). Every method
+        makes its adversarial scores here, so a change to how a critic scores (e.g. a
+        normalisation that needs x and its gradient) applies to every method at once."""
+        if category is None:
+            return logits[:, 0, 0]
+        return losses.conditional_score(logits, category)
+
     def adversarial_penalty(
         self,
         real: torch.Tensor,
@@ -145,8 +160,10 @@ class Method(nn.Module):
 
     def penalty_inputs(self, real: torch.Tensor, fake: torch.Tensor, real_needs_grad: bool = False):
         """Detached copies of the batches that require gradients where a penalty needs them."""
-        real = real.detach().requires_grad_(real_needs_grad or self.config.real_penalty_weight > 0)
-        fake = fake.detach().requires_grad_(self.config.fake_penalty_weight > 0)
+        always = self.score_needs_input_gradients
+        real_needs_grad = always or real_needs_grad or self.config.real_penalty_weight > 0
+        real = real.detach().requires_grad_(real_needs_grad)
+        fake = fake.detach().requires_grad_(always or self.config.fake_penalty_weight > 0)
         return real, fake
 
     def report_prior(self) -> None:

@@ -78,8 +78,8 @@ class CGPGAN(Method):
             real_probabilities, real_category = self.pseudo_labels(real_probabilities, step)
 
         # 3. discriminator: class-conditional adversarial loss + gradient penalties
-        real_score = losses.conditional_score(real_logits, real_category)
-        fake_score = losses.conditional_score(self.discriminator(fake), fake_category)
+        real_score = self.score(real, real_logits, real_category)
+        fake_score = self.score(fake, self.discriminator(fake), fake_category)
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
         stats.report("score/real", real_score)
@@ -115,7 +115,7 @@ class CGPGAN(Method):
             fake, classify=config.generator_cls_weight > 0
         )
         generator_loss = losses.generator_loss(
-            config.adversarial_loss, losses.conditional_score(fake_logits, fake_category)
+            config.adversarial_loss, self.score(fake, fake_logits, fake_category)
         )
         stats.report("loss/generator", generator_loss)
         if config.generator_cls_weight > 0:  # option, not in the paper: InfoGAN's term on G

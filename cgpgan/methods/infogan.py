@@ -32,7 +32,10 @@ class InfoGAN(Method):
         # L_D = L_adv + lambda_cls * L_cls
         real_adversarial, _ = self.discriminator(real)
         fake_adversarial, fake_logits = self.discriminator(fake)
-        real_score, fake_score = real_adversarial[:, 0, 0], fake_adversarial[:, 0, 0]
+        real_score, fake_score = (
+            self.score(real, real_adversarial),
+            self.score(fake, fake_adversarial),
+        )
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         classification = losses.classification_loss(fake_logits, fake_category)
         penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
@@ -48,7 +51,9 @@ class InfoGAN(Method):
         # L_G = L_adv^g + lambda_cls * L_cls: the generator is trained to be classified
         fake, fake_category = self.generate_fakes(batch_size)
         fake_adversarial, fake_logits = self.discriminator(fake)
-        generator_loss = losses.generator_loss(config.adversarial_loss, fake_adversarial[:, 0, 0])
+        generator_loss = losses.generator_loss(
+            config.adversarial_loss, self.score(fake, fake_adversarial)
+        )
         generator_classification = losses.classification_loss(fake_logits, fake_category)
         stats.report("loss/generator", generator_loss)
         yield "generator", generator_loss + config.lambda_cls * generator_classification

@@ -23,8 +23,8 @@ class VanillaGAN(Method):
         batch_size = real.shape[0]
         fake, _ = self.generate_fakes(batch_size)
         real, fake = self.penalty_inputs(real, fake)
-        real_score = self.discriminator(real)[:, 0, 0]
-        fake_score = self.discriminator(fake)[:, 0, 0]
+        real_score = self.score(real, self.discriminator(real))
+        fake_score = self.score(fake, self.discriminator(fake))
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
         stats.report("score/real", real_score)
@@ -34,7 +34,7 @@ class VanillaGAN(Method):
 
         fake, _ = self.generate_fakes(batch_size)
         generator_loss = losses.generator_loss(
-            config.adversarial_loss, self.discriminator(fake)[:, 0, 0]
+            config.adversarial_loss, self.score(fake, self.discriminator(fake))
         )
         stats.report("loss/generator", generator_loss)
         yield "generator", generator_loss

@@ -36,8 +36,8 @@ class VCAGAN(Method):
         real_probabilities, real_category = self.pseudo_labels(
             F.softmax(real_logits.detach(), dim=2), step
         )
-        real_score = losses.conditional_score(real_adversarial, real_category)
-        fake_score = losses.conditional_score(fake_adversarial, fake_category)
+        real_score = self.score(real, real_adversarial, real_category)
+        fake_score = self.score(fake, fake_adversarial, fake_category)
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         classification = losses.classification_loss(fake_logits, fake_category)
         loss = adversarial + config.lambda_cls * classification
@@ -57,7 +57,7 @@ class VCAGAN(Method):
 
         # L_G = f_g(a_f . c_f): no classification loss for the generator
         fake, fake_category = self.generate_fakes(batch_size)
-        fake_score = losses.conditional_score(self.discriminator(fake)[0], fake_category)
+        fake_score = self.score(fake, self.discriminator(fake)[0], fake_category)
         generator_loss = losses.generator_loss(config.adversarial_loss, fake_score)
         stats.report("loss/generator", generator_loss)
         yield "generator", generator_loss

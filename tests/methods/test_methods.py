@@ -174,3 +174,27 @@ def test_a_phase_back_propagates_into_its_own_module_only(tmp_path):
     phases = method.phases(config.train)
     assert phases["generator"].learning_rate == 0.003
     assert phases["discriminator"].learning_rate is None
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
+def test_every_adversarial_score_goes_through_one_path(name, monkeypatch):
+    """Method.score makes every method's real, fake and generator scores, so a change
+    there (a normalised critic) reaches all methods; with score_needs_input_gradients
+    the inputs it sees carry gradients even without any penalty."""
+    from cgpgan.methods import Method
+
+    config = tiny(name, "method.fake_penalty_weight=0", "method.lambda_cgp=0")
+    method = build_method(config, (2,))
+    seen = []
+    score = Method.score
+
+    def recording(self, x, logits, category=None):
+        seen.append(x.requires_grad)
+        return score(self, x, logits, category)
+
+    monkeypatch.setattr(Method, "score", recording)
+    monkeypatch.setattr(Method, "score_needs_input_gradients", True)
+    _one_step(method, config)
+    # discriminator phase: real and fake; generator phase: fake
+    assert len(seen) >= 3
+    assert all(seen[:2]), "the discriminator's inputs must carry gradients"
