@@ -8,6 +8,7 @@ points, categories = run.sample(1000, category=0)
 from cgpgan.config import Config, load_config, preset_names
 from cgpgan.errors import CgpganError, ConfigError, DataError, RunError
 from cgpgan.methods import Method, register_method
+from cgpgan.metrics import register_metric
 from cgpgan.run import Run
 from cgpgan.training.loop import train
 
@@ -24,5 +25,6 @@ __all__ = [
     "load_config",
     "preset_names",
     "register_method",
+    "register_metric",
     "train",
 ]

@@ -1,4 +1,5 @@
-"""The categorical prior P(C): an L x K table, each row a distribution over K."""
+"""The categorical prior P(C): an L x K table, each row a distribution over K; and the
+helpers on one-hot categories c [B, L, K] that several layers share."""
 
 from __future__ import annotations
 
@@ -50,10 +51,29 @@ class CategoricalPrior(nn.Module):
         self.probabilities.div_(self.probabilities.sum(dim=1, keepdim=True))
 
     def entropy(self) -> torch.Tensor:
-        """H(P) = -sum_k P log P for each label, [L]."""
-        p = self.probabilities
-        return -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+        """H(P) for each label, [L]."""
+        return entropy(self.probabilities)
 
     def live_categories(self, threshold: float = LIVE_THRESHOLD) -> torch.Tensor:
         """Number of categories with probability >= threshold for each label, [L]."""
         return (self.probabilities >= threshold).sum(dim=1)
+
+
+def entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    """H(P) = -sum_k P_k log P_k over the last dimension (in nats; 0 log 0 = 0)."""
+    return -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=-1)
+
+
+def fix_category(one_hot: torch.Tensor, label: int, category: int) -> torch.Tensor:
+    """Set `label` of every row of the one-hot categories [B, L, K] to `category`, in
+    place (the other labels keep theirs); returns `one_hot`."""
+    one_hot[:, label] = 0
+    one_hot[:, label, category] = 1
+    return one_hot
+
+
+def category_agreement(scores: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
+    """Whether argmax_k of `scores` (Q's logits or probabilities, [B, L, K]) is the
+    category of `one_hot` [B, L, K], as [B, L] booleans; its mean on generated samples
+    is the self-accuracy."""
+    return scores.argmax(dim=2) == one_hot.argmax(dim=2)

@@ -1,4 +1,6 @@
-"""A run directory and the Python API over it: train, load, evaluate, sample, classify.
+"""A run directory and the Python API over it: load, sample, classify, cluster,
+evaluate. Evaluation is in `evaluation.py` (the metrics from `metrics/registry.py`),
+the pictures and CSV files a run writes in `outputs.py`; `Run` delegates to both.
 
 Layout of a run directory:
 
@@ -13,24 +15,24 @@ Layout of a run directory:
 
 from __future__ import annotations
 
-import io
 import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from cgpgan import plots
+from cgpgan import evaluation, outputs
 from cgpgan.config import Config, load_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.data.toy2d import read_points_file
 from cgpgan.errors import RunError, RunExists
 from cgpgan.methods import Method, build_method
-from cgpgan.metrics import baseline_scores, evaluate_images, evaluate_points, image_quality
-from cgpgan.metrics.images import InceptionFeatures, classify_all, generate_all
-from cgpgan.prior import LIVE_THRESHOLD
-from cgpgan.storage import atomic_write_text, load_tensors, save_tensors, write_json
+from cgpgan.metrics import classify_all
+from cgpgan.outputs import write_assignments  # re-exported: it was defined here
+from cgpgan.prior import LIVE_THRESHOLD, fix_category
+from cgpgan.storage import load_tensors, save_tensors, write_json
+
+__all__ = ["WEIGHTS", "DeadCategoryWarning", "Run", "new_run", "open_run", "write_assignments"]
 
 FORMAT_VERSION = 1
 WEIGHTS = Path("checkpoints") / "model.safetensors"
@@ -114,8 +116,7 @@ class Run:
         generator = torch.Generator(device=method.device).manual_seed(seed)
         one_hot = method.prior.sample(n, generator)
         if category is not None:
-            one_hot[:, 0] = 0
-            one_hot[:, 0, category] = 1
+            fix_category(one_hot, 0, category)
         samples = method.generate(method.sample_latent(n, generator), one_hot)
         return samples.cpu(), one_hot.argmax(dim=2).cpu()
 
@@ -161,18 +162,8 @@ class Run:
         result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
         if out is None:
             return result
-        out = Path(out)
-        points = items.ndim == 2
-        write_assignments(out, items if points else None, categories, confidence)
-        if not points:
-            examples = out.with_name(out.stem + "_examples.png")
-            plots.plot_category_examples(
-                examples,
-                items.numpy(),
-                categories[:, 0].numpy(),
-                confidence[:, 0].numpy(),
-                self.prior[0].numpy(),
-            )
+        examples = outputs.write_clusters(Path(out), items, categories, confidence, self.prior)
+        if examples is not None:
             result["examples"] = examples
         return result
 
@@ -213,11 +204,11 @@ class Run:
         base = method.prior.sample(rows, generator)
         columns = []
         for category in order:
-            one_hot = base.clone()
-            one_hot[:, label] = 0
-            one_hot[:, label, category] = 1
+            one_hot = fix_category(base.clone(), label, category)
             columns.append(method.generate(latent, one_hot).cpu())
         return torch.stack(columns, dim=1), order
+
+    # ------------------------------------------------------------ evaluation, pictures
 
     def evaluate(
         self,
@@ -229,38 +220,16 @@ class Run:
     ) -> dict:
         """Compute the metrics (printed by the CLI), write metrics.json and the plots.
 
-        With `inception` (a local Inception-v3 weights file), images also get FID, KID
-        and precision/recall on min(train.eval_samples, 5000) real and generated images
-        (RunError for other data). `dataset` is the run's data set when already loaded."""
-        config = self.config
+        Every registered metric that applies to the run (see `evaluation.evaluate`);
+        baselines by default as `train.eval_baselines`. With `inception` (a local
+        Inception-v3 weights file), images also get FID, KID and precision/recall on
+        min(train.eval_samples, 5000) real and generated images (RunError for other
+        data). `dataset` is the run's data set when already loaded."""
         if dataset is None:
-            dataset = build_dataset(config.data, config.seed)
-        if inception and dataset.kind != "images":
-            raise RunError(
-                "inception: FID/KID apply to image runs only; this run's data is"
-                f" {config.data.name} ({'x'.join(map(str, dataset.sample_shape))}-D {dataset.kind})"
-            )
-        extractor = InceptionFeatures(inception) if inception else None  # bad file: fail first
-        if dataset.kind == "images":
-            metrics = evaluate_images(
-                self.method, dataset, config.train.eval_samples, seed=config.seed
-            )
-            if baselines is None:
-                baselines = config.train.eval_baselines
-            if baselines and dataset.labels is not None:
-                metrics["baselines"] = baseline_scores(
-                    dataset.images, dataset.labels.numpy(), seed=config.seed
-                )
-            if extractor is not None:
-                samples = min(config.train.eval_samples, 5000)
-                quality = self.image_quality(extractor, samples, seed=config.seed, dataset=dataset)
-                metrics.update(quality)
-        else:
-            metrics = evaluate_points(
-                self.method, dataset, config.train.eval_samples, seed=config.seed
-            )
-        metrics["step"] = self.info.get("step", 0)
-        metrics["train_seconds"] = self.info.get("train_seconds", 0.0)
+            dataset = build_dataset(self.config.data, self.config.seed)
+        metrics = evaluation.evaluate(
+            self.method, self.config, self.info, dataset, baselines, inception
+        )
         if write:
             write_json(self.directory / "metrics.json", metrics)
         if draw:
@@ -275,69 +244,16 @@ class Run:
         images in [0, 1] to [B, F]); self-accuracy is in `evaluate`."""
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
-        if dataset.kind != "images":
-            raise RunError("image quality needs an image data set")
-        generator = torch.Generator().manual_seed(seed)
-        real = dataset.images[torch.randperm(len(dataset), generator=generator)[:num_samples]]
-        fake, _ = generate_all(self.method, len(real), seed)
-        return image_quality(real, fake, extractor.to(self.method.device).eval(), seed=seed)
+        return evaluation.image_quality(self.method, dataset, extractor, num_samples, seed)
 
     def draw_grid(self, path: Path, label: int = 0, rows: int = 8) -> None:
         """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
-        grid, order = self.sample_grid(rows=rows, label=label, seed=self.config.seed)
-        prior = self.prior.numpy()
-        title = plots.run_title(
-            self.config.method.name, self.info.get("step", 0), label, len(prior)
-        )
-        plots.plot_image_grid(
-            path,
-            grid.numpy(),
-            plots.category_labels(prior[label], order),
-            title,
-            xlabel=plots.CATEGORY_AXIS,
-            ylabel="samples (one z per row)",
-        )
+        outputs.draw_grid(self, path, label, rows)
 
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
         contingency table of real data)."""
-        plots_dir = self.directory / "plots"
-        prior = self.prior.numpy()
-        title = f"{self.config.method.name}, step {self.info.get('step', 0)}"
-        if dataset.kind == "images":
-            for label in range(min(prior.shape[0], 4)):
-                self.draw_grid(
-                    plots_dir / ("samples.png" if label == 0 else f"samples_label{label}.png"),
-                    label,
-                )
-            if metrics and "contingency" in metrics:
-                plots.plot_contingency(
-                    plots_dir / "contingency.png",
-                    np.array(metrics["contingency"]),
-                    prior[0],
-                    f"{title}: real data, argmax Q(x)",
-                )
-            true_probabilities = (
-                None
-                if dataset.labels is None
-                else np.sort(np.bincount(dataset.labels.numpy()) / len(dataset))[::-1]
-            )
-        else:
-            samples, categories = self.sample(4000, seed=self.config.seed)
-            real = dataset.points[:4000].numpy()
-            plots.plot_samples_2d(
-                plots_dir / "samples.png",
-                real,
-                samples.numpy(),
-                categories[:, 0].numpy(),
-                prior[0],
-                title,
-            )
-            true_probabilities = dataset.mode_probabilities.numpy()
-        plots.plot_prior(plots_dir / "prior.png", prior, true_probabilities)
-        history = read_history(self.directory)
-        if history:
-            plots.plot_curves(plots_dir / "curves.png", history)
+        outputs.draw(self, dataset, metrics)
 
     # ------------------------------------------------------------ saving
 
@@ -345,29 +261,6 @@ class Run:
         (self.directory / WEIGHTS).parent.mkdir(parents=True, exist_ok=True)
         save_tensors(self.directory / WEIGHTS, self.method.state_dict())
         write_json(self.directory / "run.json", self.info)
-
-
-def write_assignments(
-    path: Path, points: torch.Tensor | None, categories: torch.Tensor, confidence: torch.Tensor
-) -> None:
-    """The CSV of `cluster`: one row per item in order (item, the coordinates of points,
-    then category and confidence per label), written atomically."""
-    columns = [np.arange(len(categories))[:, None]]
-    header = ["item"]
-    formats = ["%d"]
-    if points is not None:
-        columns.append(points.double().numpy())
-        header += [f"x{i}" for i in range(points.shape[1])]
-        formats += ["%.9g"] * points.shape[1]  # float32 round-trips with 9 digits
-    for label in range(categories.shape[1]):
-        columns += [categories[:, label, None].numpy(), confidence[:, label, None].double().numpy()]
-        header += [f"category{label}", f"confidence{label}"]
-        formats += ["%d", "%.4f"]
-    buffer = io.StringIO()
-    np.savetxt(
-        buffer, np.hstack(columns), fmt=formats, delimiter=",", header=",".join(header), comments=""
-    )
-    atomic_write_text(path, buffer.getvalue())
 
 
 def prepare_directory(directory: Path, overwrite: bool) -> None:
@@ -384,13 +277,6 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
                 if old.is_file():
                     old.unlink()
     directory.mkdir(parents=True, exist_ok=True)
-
-
-def read_history(directory: Path) -> list[dict]:
-    path = Path(directory) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], overwrite: bool) -> Run:

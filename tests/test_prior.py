@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from cgpgan.prior import CategoricalPrior
+from cgpgan.prior import CategoricalPrior, category_agreement, fix_category
 
 
 def test_prior_starts_uniform_and_samples_one_hots():
@@ -35,6 +35,15 @@ def test_entropy_and_live_categories():
     expected = -(0.5 * math.log(0.5) + 0.495 * math.log(0.495) + 0.005 * math.log(0.005))
     assert prior.entropy().item() == pytest.approx(expected, rel=1e-5)
     assert prior.live_categories().item() == 2
+
+
+def test_fix_category_sets_one_label_and_keeps_the_others():
+    prior = CategoricalPrior(2, 3)
+    one_hot = prior.sample(50, torch.Generator().manual_seed(0))
+    fixed = fix_category(one_hot.clone(), 1, 2)
+    assert (fixed[:, 1].argmax(dim=1) == 2).all() and fixed.sum(dim=2).eq(1).all()
+    assert torch.equal(fixed[:, 0], one_hot[:, 0])
+    assert category_agreement(fixed, one_hot)[:, 0].all()
 
 
 def test_prior_is_saved_with_the_state_dict():

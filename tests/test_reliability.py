@@ -362,7 +362,7 @@ def test_interrupted_evaluate_leaves_the_old_metrics(tmp_path, monkeypatch, caps
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("cgpgan.run.evaluate_points", interrupted)
+    monkeypatch.setattr("cgpgan.metrics.registry.mode_metrics", interrupted)
     assert main(["evaluate", str(run.directory)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert (run.directory / "metrics.json").read_text() == before

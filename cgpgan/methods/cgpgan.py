@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from cgpgan import losses, stats
 from cgpgan.augment import random_affine
 from cgpgan.methods.base import Method
+from cgpgan.prior import category_agreement
 
 
 class CGPGAN(Method):
@@ -97,7 +98,7 @@ class CGPGAN(Method):
         gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
         stats.report("loss/classification", classification)
         stats.report("penalty/classifier", gradient_penalty)
-        stats.report("self_accuracy", (logits.argmax(dim=2) == fake_category.argmax(dim=2)).float())
+        stats.report("self_accuracy", category_agreement(logits, fake_category).float())
         classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
         if config.real_consistency_weight > 0 and step >= config.real_consistency_start:
             # option: Q keeps c_r on moved copies of the real images it is confident about

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from cgpgan import losses, stats
 from cgpgan.methods.base import Method
+from cgpgan.prior import category_agreement
 
 
 class InfoGAN(Method):
@@ -43,9 +44,7 @@ class InfoGAN(Method):
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
         stats.report("loss/classification", classification)
-        stats.report(
-            "self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float()
-        )
+        stats.report("self_accuracy", category_agreement(fake_logits, fake_category).float())
         yield "discriminator", adversarial + config.lambda_cls * classification + penalty
 
         # L_G = L_adv^g + lambda_cls * L_cls: the generator is trained to be classified

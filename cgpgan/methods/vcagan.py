@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from cgpgan import losses, stats
 from cgpgan.methods.base import Method
+from cgpgan.prior import category_agreement
 
 
 class VCAGAN(Method):
@@ -50,9 +51,7 @@ class VCAGAN(Method):
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
         stats.report("loss/classification", classification)
-        stats.report(
-            "self_accuracy", (fake_logits.argmax(dim=2) == fake_category.argmax(dim=2)).float()
-        )
+        stats.report("self_accuracy", category_agreement(fake_logits, fake_category).float())
         yield "discriminator", loss
 
         # L_G = f_g(a_f . c_f): no classification loss for the generator

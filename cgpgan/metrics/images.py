@@ -1,5 +1,9 @@
 """Image evaluation (SPEC.md section 5): clustering of real data by argmax Q(x),
-baselines on the same data, self-accuracy, and FID-family image quality.
+baselines on the same data, and FID-family image quality (self-accuracy is in
+`batches.py`; `registry.py` says which of these a run gets).
+
+Q on real data: real_confidence (mean max_k Q(x)), real_category_share (share of the
+items in each category of the first label).
 
 Clustering (per label; the first label's scores are the headline ones):
 - accuracy: one-to-one Hungarian matching of categories to classes;
@@ -24,35 +28,8 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from cgpgan.metrics.batches import generate_all
 from cgpgan.metrics.clustering import clustering_scores, contingency
-
-
-@torch.no_grad()
-def classify_all(method, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor | None:
-    """Q's category probabilities [N, L, K] of `images`, in batches; None without Q."""
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        probabilities = method.classify(images[start : start + batch_size].to(method.device))
-        if probabilities is None:
-            return None
-        outputs.append(probabilities.cpu())
-    return torch.cat(outputs)
-
-
-@torch.no_grad()
-def generate_all(
-    method, num_samples: int, seed: int, batch_size: int = 500
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`num_samples` images from the averaged generator with c ~ P(C), and their
-    one-hot categories."""
-    generator = torch.Generator(device=method.device).manual_seed(seed)
-    images, categories = [], []
-    for start in range(0, num_samples, batch_size):
-        count = min(batch_size, num_samples - start)
-        category = method.prior.sample(count, generator)
-        images.append(method.generate(method.sample_latent(count, generator), category).cpu())
-        categories.append(category.cpu())
-    return torch.cat(images), torch.cat(categories)
 
 
 def clustering_of(assignments: np.ndarray, labels: np.ndarray, prior: np.ndarray) -> dict:
@@ -68,36 +45,28 @@ def clustering_of(assignments: np.ndarray, labels: np.ndarray, prior: np.ndarray
     return scores
 
 
-@torch.no_grad()
-def evaluate_images(method, dataset, num_samples: int, seed: int = 0) -> dict:
-    """Every metric that needs no external feature extractor."""
-    prior = method.prior.probabilities.detach().cpu().double()
-    metrics: dict = {
-        "live_categories": int(method.prior.live_categories()[0]),
-        "prior_entropy": float(-(prior[0] * prior[0].clamp_min(1e-12).log()).sum()),
-        "prior": prior.tolist(),
+def real_category_scores(probabilities: torch.Tensor) -> dict:
+    """Q on real data, probabilities [N, L, K]: its mean confidence (max_k, over items
+    and labels) and the share of items in each category of the first label."""
+    assigned = probabilities[:, 0].argmax(dim=1)
+    return {
+        "real_confidence": float(probabilities.max(dim=2).values.mean()),
+        "real_category_share": (
+            assigned.bincount(minlength=probabilities.shape[2]).double() / len(probabilities)
+        ).tolist(),
     }
-    probabilities = classify_all(method, dataset.images)
-    if probabilities is not None:
-        fakes, categories = generate_all(method, min(num_samples, 5000), seed)
-        fake_probabilities = classify_all(method, fakes)
-        agreement = fake_probabilities.argmax(dim=2) == categories.argmax(dim=2)
-        metrics["self_accuracy"] = float(agreement.float().mean())
-        metrics["real_confidence"] = float(probabilities.max(dim=2).values.mean())
-        metrics["real_category_share"] = (
-            probabilities[:, 0].argmax(dim=1).bincount(minlength=prior.shape[1]).double()
-            / len(probabilities)
-        ).tolist()
-        if dataset.labels is not None:
-            labels = dataset.labels.numpy()
-            for label in range(probabilities.shape[1]):
-                scores = clustering_of(
-                    probabilities[:, label].argmax(dim=1).numpy(), labels, prior[label].numpy()
-                )
-                if label == 0:
-                    metrics.update(scores)
-                else:
-                    metrics[f"label{label}"] = scores
+
+
+def real_clustering(probabilities: torch.Tensor, labels: np.ndarray, prior: np.ndarray) -> dict:
+    """`clustering_of` argmax Q(x) for each label of probabilities [N, L, K] against the
+    true classes; the first label's scores at the top level, label l's under "label<l>"."""
+    metrics: dict = {}
+    for label in range(probabilities.shape[1]):
+        scores = clustering_of(probabilities[:, label].argmax(dim=1).numpy(), labels, prior[label])
+        if label == 0:
+            metrics.update(scores)
+        else:
+            metrics[f"label{label}"] = scores
     return metrics
 
 
@@ -181,6 +150,17 @@ def image_quality(
         "precision": _manifold_coverage(real_features, fake_features, neighbours),
         "recall": _manifold_coverage(fake_features, real_features, neighbours),
     }
+
+
+def generated_image_quality(
+    method, dataset, extractor: torch.nn.Module, num_samples: int, seed: int = 0
+) -> dict:
+    """`image_quality` of `num_samples` images from the averaged generator (c ~ P(C))
+    against as many real images of `dataset`, drawn without replacement."""
+    generator = torch.Generator().manual_seed(seed)
+    real = dataset.images[torch.randperm(len(dataset), generator=generator)[:num_samples]]
+    fake, _ = generate_all(method, len(real), seed)
+    return image_quality(real, fake, extractor.to(method.device).eval(), seed=seed)
 
 
 class InceptionFeatures(torch.nn.Module):

@@ -17,8 +17,8 @@ when within 3 standard deviations of it.
   are only 4.7 std apart.
 - prior_error: every category mapped to its majority mode, prior mass summed per mode,
   maximum absolute difference to the true probabilities.
-- live_categories, prior_entropy: from the prior of the first label.
 - real_accuracy_many_to_one, real_nmi: argmax Q(x) on real points against their modes.
+live_categories and prior_entropy, shared with images, are in `registry.py`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ from __future__ import annotations
 import torch
 
 from cgpgan.metrics.clustering import clustering_scores
-from cgpgan.prior import LIVE_THRESHOLD
+from cgpgan.prior import LIVE_THRESHOLD, fix_category
 
 COVERED_FRACTION = 0.1
 
 
 @torch.no_grad()
-def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
+def mode_metrics(method, dataset, num_samples: int, seed: int = 0) -> dict:
+    """Sample quality and mode recovery of `num_samples` generated samples (and as many
+    per category of the first label) against the true modes; every score but the
+    classifier's."""
     generator = torch.Generator(device=method.device).manual_seed(seed)
     true_probabilities = dataset.mode_probabilities.double()
     num_modes = dataset.num_modes
@@ -60,9 +63,7 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
     purity = torch.zeros(num_categories, dtype=torch.float64)
     majority = torch.zeros(num_categories, dtype=torch.long)
     for category_index in range(num_categories):
-        category = method.prior.sample(per_category, generator)
-        category[:, 0] = 0
-        category[:, 0, category_index] = 1
+        category = fix_category(method.prior.sample(per_category, generator), 0, category_index)
         category_modes, _ = dataset.assign_modes(generate(category))
         counts = torch.bincount(category_modes, minlength=num_modes)
         purity[category_index] = counts.max() / per_category
@@ -70,9 +71,7 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
     live = prior >= LIVE_THRESHOLD
     mass = torch.zeros(num_modes, dtype=torch.float64).index_add_(0, majority, prior)
 
-    metrics = {
-        "live_categories": int(live.sum()),
-        "prior_entropy": float(-(prior * prior.clamp_min(1e-12).log()).sum()),
+    return {
         "prior_error": float((mass - true_probabilities).abs().max()),
         "three_sigma_share": float(high_quality.double().mean()),
         "real_three_sigma_share": float(real_high_quality.double().mean()),
@@ -86,14 +85,12 @@ def evaluate_points(method, dataset, num_samples: int, seed: int = 0) -> dict:
         "category_purity": [round(float(p), 6) for p in purity],
         "category_mode": majority.tolist(),
     }
-    probabilities = _classify(method, dataset.points[:num_samples])
-    if probabilities is not None:
-        scores = clustering_scores(
-            probabilities[:, 0].argmax(dim=1).numpy(), dataset.labels[:num_samples].numpy()
-        )
-        metrics["real_accuracy_many_to_one"] = scores["accuracy_many_to_one"]
-        metrics["real_nmi"] = scores["nmi"]
-    return metrics
+
+
+def real_mode_scores(probabilities: torch.Tensor, modes: torch.Tensor) -> dict:
+    """Clustering of real points by argmax Q(x) (first label) against their true modes."""
+    scores = clustering_scores(probabilities[:, 0].argmax(dim=1).numpy(), modes.numpy())
+    return {"real_accuracy_many_to_one": scores["accuracy_many_to_one"], "real_nmi": scores["nmi"]}
 
 
 def _min_mode_purity(nearest: torch.Tensor, truth: torch.Tensor, num_modes: int) -> float:
@@ -104,13 +101,3 @@ def _min_mode_purity(nearest: torch.Tensor, truth: torch.Tensor, num_modes: int)
         if (truth == mode).any()
     ]
     return float(min(shares))
-
-
-def _classify(method, points: torch.Tensor):
-    parts = []
-    for chunk in points.split(4096):
-        probabilities = method.classify(chunk.to(method.device))
-        if probabilities is None:
-            return None
-        parts.append(probabilities.float().cpu())
-    return torch.cat(parts)

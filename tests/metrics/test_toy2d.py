@@ -3,7 +3,7 @@ import torch
 
 from cgpgan.data import GaussianMixture
 from cgpgan.methods.base import Method
-from cgpgan.metrics import evaluate_points
+from cgpgan.metrics import evaluate
 from cgpgan.prior import CategoricalPrior
 
 
@@ -40,7 +40,7 @@ def test_a_perfect_generator_scores_perfectly():
     # six categories, two dead; live ones map to clusters with the true probabilities
     prior = [0.1, 0.4, 0.2, 0.3 - 1e-4, 5e-5, 5e-5]
     targets = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0], [1.0, -1.0], [2.0, 1.0]]
-    metrics = evaluate_points(_FakeMethod(prior, targets), dataset, 4000)
+    metrics = evaluate(_FakeMethod(prior, targets), dataset, 4000)
     assert metrics["live_categories"] == 4
     assert metrics["three_sigma_share"] == 1.0
     assert metrics["min_category_purity"] == 1.0
@@ -56,9 +56,7 @@ def test_a_perfect_generator_scores_perfectly():
 def test_a_category_spanning_two_clusters_is_impure_and_the_prior_is_off():
     dataset = _mixture()
     # category 0 halfway between two clusters: off-data and split
-    metrics = evaluate_points(
-        _FakeMethod([0.5, 0.5], [[0.0, 1.5], [0.0, -2.0]], noise=1.0), dataset, 4000
-    )
+    metrics = evaluate(_FakeMethod([0.5, 0.5], [[0.0, 1.5], [0.0, -2.0]], noise=1.0), dataset, 4000)
     assert metrics["three_sigma_share"] < 0.9
     assert metrics["min_category_purity"] < 0.9
     assert metrics["prior_error"] > 0.2
