@@ -1,5 +1,10 @@
 """CGPGAN: separate classifier with the classifier gradient penalty, pseudo-labels on
-real data and a dynamic categorical prior (SPEC.md section 1, "One training step")."""
+real data and a dynamic categorical prior (SPEC.md section 1, "One training step").
+
+`training_losses` is the published step; the additions of the `mnist5k` recipe are named
+extensions (cgpgan_extensions.py) called at fixed points of it. Where Q sits (a network of
+its own, or a head on D's trunk, `method.classifier_trunk`) is decided in the three
+network helpers below, not in the step."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import torch.nn.functional as F
 from cgpgan import losses, stats
 from cgpgan.augment import random_affine
 from cgpgan.methods.base import Method
+from cgpgan.methods.cgpgan_extensions import build_extensions
 from cgpgan.prior import category_agreement
 
 
@@ -18,6 +24,7 @@ class CGPGAN(Method):
     def __init__(self, config, networks):
         super().__init__(config, networks)
         labels, categories = self.config.num_labels, self.config.num_categories
+        self.extensions = build_extensions(self.config)
         self.discriminator = networks.critic(labels, categories)  # D(x) -> [B, L, K]
         if self.config.classifier_trunk == "own":  # Q(x) -> [B, L, K], a network of its own (ref)
             self.classifier = networks.critic(labels, categories)
@@ -39,6 +46,16 @@ class CGPGAN(Method):
         return self.discriminator.from_features(features), self.classifier(
             features
         ) if classify else None
+
+    def discriminate_real(self, real):
+        """D(x_r) logits and Q(x_r) probabilities (no gradient: they make pseudo-labels);
+        where Q reads D's trunk, one trunk pass serves both."""
+        if self.config.classifier_trunk == "own":
+            logits = self.discriminator(real)
+            with torch.no_grad():
+                return logits, self.classify(real)
+        logits, classes = self.discriminate(real, classify=True)
+        return logits, F.softmax(classes.detach(), dim=2)
 
     def move(self, images):
         """Randomly shifted / rotated / scaled copies (method.augment_*)."""
@@ -71,10 +88,8 @@ class CGPGAN(Method):
 
         # 2. pseudo-labels c_r = argmax softmax(Q(x)), re-centred during the warm-up
         real, fake = self.penalty_inputs(real, fake)
-        shared = config.classifier_trunk == "discriminator"
-        real_logits, real_classes = self.discriminate(real, classify=shared)
+        real_logits, real_probabilities = self.discriminate_real(real)
         with torch.no_grad():
-            real_probabilities = F.softmax(real_classes, dim=2) if shared else self.classify(real)
             real_confidence = real_probabilities.amax(dim=2, keepdim=True)  # [B, L, 1]
             real_probabilities, real_category = self.pseudo_labels(real_probabilities, step)
 
@@ -90,8 +105,8 @@ class CGPGAN(Method):
 
         # 4. classifier: cross-entropy on fakes + classifier gradient penalty
         fake = fake.detach()
-        if config.augment_fakes:  # option: Q learns from moved copies of the fakes
-            fake = self.move(fake)
+        for extension in self.extensions:
+            fake = extension.classifier_inputs(self, fake)
         fake = fake.requires_grad_(True)
         logits = self.classifier_logits(fake)
         classification = losses.classification_loss(logits, fake_category)
@@ -100,31 +115,24 @@ class CGPGAN(Method):
         stats.report("penalty/classifier", gradient_penalty)
         stats.report("self_accuracy", category_agreement(logits, fake_category).float())
         classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
-        if config.real_consistency_weight > 0 and step >= config.real_consistency_start:
-            # option: Q keeps c_r on moved copies of the real images it is confident about
-            confident = (real_confidence > config.real_consistency_threshold).float()
-            consistency = losses.classification_loss(
-                self.classifier_logits(self.move(real.detach())), real_category * confident
-            )
-            stats.report("loss/real_consistency", consistency)
-            classifier_loss = classifier_loss + config.real_consistency_weight * consistency
+        for extension in self.extensions:
+            term = extension.classifier_term(self, real, real_category, real_confidence, step)
+            if term is not None:
+                classifier_loss = classifier_loss + term
         yield "classifier", classifier_loss
 
         # 5. generator: adversarial loss only, fresh z' and c' ~ P(C)
         fake, fake_category = self.generate_fakes(batch_size)
-        fake_logits, fake_classes = self.discriminate(
-            fake, classify=config.generator_cls_weight > 0
-        )
+        classify = any(extension.needs_generator_classes for extension in self.extensions)
+        fake_logits, fake_classes = self.discriminate(fake, classify=classify)
         generator_loss = losses.generator_loss(
             config.adversarial_loss, self.score(fake, fake_logits, fake_category)
         )
         stats.report("loss/generator", generator_loss)
-        if config.generator_cls_weight > 0:  # option, not in the paper: InfoGAN's term on G
-            generator_loss = (
-                generator_loss
-                + config.generator_cls_weight
-                * losses.classification_loss(fake_classes, fake_category)
-            )
+        for extension in self.extensions:
+            term = extension.generator_term(self, fake_classes, fake_category)
+            if term is not None:
+                generator_loss = generator_loss + term
         yield "generator", generator_loss
 
         # 6. dynamic prior P <- decay * P + (1 - decay) * mean_batch(p)

@@ -198,3 +198,36 @@ def test_every_adversarial_score_goes_through_one_path(name, monkeypatch):
     # discriminator phase: real and fake; generator phase: fake
     assert len(seen) >= 3
     assert all(seen[:2]), "the discriminator's inputs must carry gradients"
+
+
+def test_cgpgan_extensions_are_named_pieces_the_config_switches_on():
+    """The published step runs with no extension; the mnist5k recipe's additions are
+    named pieces, and the step itself reads no option of theirs."""
+    import inspect
+
+    from cgpgan import load_config
+    from cgpgan.methods.cgpgan import CGPGAN
+    from cgpgan.methods.cgpgan_extensions import (
+        GeneratorClassification,
+        MovedFakes,
+        RealConsistency,
+        build_extensions,
+    )
+
+    assert build_extensions(tiny("cgpgan").method) == []
+    recipe = [type(e) for e in build_extensions(load_config("mnist5k").method)]
+    assert recipe == [RealConsistency, GeneratorClassification]
+    every = tiny(
+        "cgpgan",
+        "method.augment_fakes=true",
+        "method.real_consistency_weight=1",
+        "method.generator_cls_weight=1",
+    )
+    assert [type(e) for e in build_extensions(every.method)] == [
+        MovedFakes,
+        RealConsistency,
+        GeneratorClassification,
+    ]
+    step = inspect.getsource(CGPGAN.training_losses)
+    for option in ("augment_fakes", "real_consistency", "generator_cls_weight", "trunk"):
+        assert option not in step, option
