@@ -136,6 +136,27 @@ class Method(nn.Module):
             return logits[:, 0, 0]
         return losses.conditional_score(logits, category)
 
+    def real_and_fakes(
+        self, batch: Batch, real_needs_grad: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The step's opening: x_r from the batch and fresh x_f = G(z, c_f), c_f ~ P(C),
+        both made ready for the penalties (`penalty_inputs`); returns (x_r, x_f, c_f)."""
+        fake, fake_category = self.generate_fakes(batch.data.shape[0])
+        real, fake = self.penalty_inputs(batch.data, fake, real_needs_grad)
+        return real, fake, fake_category
+
+    def discriminator_loss(self, real, real_score, fake, fake_score) -> torch.Tensor:
+        """D's adversarial loss f_d(s_r, s_f) plus its gradient penalties, with the scores
+        and the loss reported."""
+        adversarial = losses.discriminator_loss(
+            self.config.adversarial_loss, real_score, fake_score
+        )
+        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
+        stats.report("score/real", real_score)
+        stats.report("score/fake", fake_score)
+        stats.report("loss/discriminator", adversarial)
+        return adversarial + penalty
+
     def adversarial_penalty(
         self,
         real: torch.Tensor,
@@ -202,3 +223,18 @@ class Method(nn.Module):
         if step >= self.config.warmup_steps:
             self.prior.update(probabilities.mean(dim=0), self.config.prior_decay)
         self.report_prior()
+
+
+class TwoHeadMethod(Method):
+    """A method whose critic D has two heads on one trunk, adversarial logits of
+    `adversarial_shape` and Q's class logits [B, L, K] (InfoGAN, VCAGAN); D and G train."""
+
+    def __init__(self, config: Config, networks, adversarial_shape: tuple[int, int]):
+        super().__init__(config, networks)
+        self.discriminator = networks.two_head(adversarial_shape)
+
+    def optimized_modules(self) -> dict[str, nn.Module]:
+        return {"discriminator": self.discriminator, "generator": self.generator}
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.discriminator(x)[1], dim=2)

@@ -79,15 +79,13 @@ class CGPGAN(Method):
         return F.softmax(self.classifier_logits(x), dim=2)
 
     def training_losses(self, batch, step):
-        real = batch.data
         config = self.config
-        batch_size = real.shape[0]
+        batch_size = batch.data.shape[0]
 
         # 1. fakes x_f = G(z, c_f), c_f ~ P(C)
-        fake, fake_category = self.generate_fakes(batch_size)
+        real, fake, fake_category = self.real_and_fakes(batch)
 
         # 2. pseudo-labels c_r = argmax softmax(Q(x)), re-centred during the warm-up
-        real, fake = self.penalty_inputs(real, fake)
         real_logits, real_probabilities = self.discriminate_real(real)
         with torch.no_grad():
             real_confidence = real_probabilities.amax(dim=2, keepdim=True)  # [B, L, 1]
@@ -96,12 +94,7 @@ class CGPGAN(Method):
         # 3. discriminator: class-conditional adversarial loss + gradient penalties
         real_score = self.score(real, real_logits, real_category)
         fake_score = self.score(fake, self.discriminator(fake), fake_category)
-        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
-        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
-        stats.report("score/real", real_score)
-        stats.report("score/fake", fake_score)
-        stats.report("loss/discriminator", adversarial)
-        yield "discriminator", adversarial + penalty
+        yield "discriminator", self.discriminator_loss(real, real_score, fake, fake_score)
 
         # 4. classifier: cross-entropy on fakes + classifier gradient penalty
         fake = fake.detach()

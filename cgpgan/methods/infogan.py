@@ -3,32 +3,21 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-
 from cgpgan import losses, stats
-from cgpgan.methods.base import Method
+from cgpgan.methods.base import TwoHeadMethod
 from cgpgan.prior import category_agreement
 
 
-class InfoGAN(Method):
+class InfoGAN(TwoHeadMethod):
     name = "infogan"
 
     def __init__(self, config, networks):
-        super().__init__(config, networks)
-        self.discriminator = networks.two_head((1, 1))  # unconditional logit + Q head
-
-    def optimized_modules(self):
-        return {"discriminator": self.discriminator, "generator": self.generator}
-
-    def classify(self, x):
-        return F.softmax(self.discriminator(x)[1], dim=2)
+        super().__init__(config, networks, (1, 1))  # unconditional logit + Q head
 
     def training_losses(self, batch, step):
-        real = batch.data
         config = self.config
-        batch_size = real.shape[0]
-        fake, fake_category = self.generate_fakes(batch_size)
-        real, fake = self.penalty_inputs(real, fake)
+        batch_size = batch.data.shape[0]
+        real, fake, fake_category = self.real_and_fakes(batch)
 
         # L_D = L_adv + lambda_cls * L_cls
         real_adversarial, _ = self.discriminator(real)

@@ -18,19 +18,12 @@ class VanillaGAN(Method):
         return {"discriminator": self.discriminator, "generator": self.generator}
 
     def training_losses(self, batch, step):
-        real = batch.data
         config = self.config
-        batch_size = real.shape[0]
-        fake, _ = self.generate_fakes(batch_size)
-        real, fake = self.penalty_inputs(real, fake)
+        batch_size = batch.data.shape[0]
+        real, fake, _ = self.real_and_fakes(batch)
         real_score = self.score(real, self.discriminator(real))
         fake_score = self.score(fake, self.discriminator(fake))
-        adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
-        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
-        stats.report("score/real", real_score)
-        stats.report("score/fake", fake_score)
-        stats.report("loss/discriminator", adversarial)
-        yield "discriminator", adversarial + penalty
+        yield "discriminator", self.discriminator_loss(real, real_score, fake, fake_score)
 
         fake, _ = self.generate_fakes(batch_size)
         generator_loss = losses.generator_loss(

@@ -6,30 +6,21 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from cgpgan import losses, stats
-from cgpgan.methods.base import Method
+from cgpgan.methods.base import TwoHeadMethod
 from cgpgan.prior import category_agreement
 
 
-class VCAGAN(Method):
+class VCAGAN(TwoHeadMethod):
     name = "vcagan"
 
     def __init__(self, config, networks):
-        super().__init__(config, networks)
         # D*(x) -> (a, c'): adversarial and classification logits, both [B, L, K]
-        self.discriminator = networks.two_head((self.config.num_labels, self.config.num_categories))
-
-    def optimized_modules(self):
-        return {"discriminator": self.discriminator, "generator": self.generator}
-
-    def classify(self, x):
-        return F.softmax(self.discriminator(x)[1], dim=2)
+        super().__init__(config, networks, (config.method.num_labels, config.method.num_categories))
 
     def training_losses(self, batch, step):
-        real = batch.data
         config = self.config
-        batch_size = real.shape[0]
-        fake, fake_category = self.generate_fakes(batch_size)
-        real, fake = self.penalty_inputs(real, fake, real_needs_grad=config.lambda_cgp > 0)
+        batch_size = batch.data.shape[0]
+        real, fake, fake_category = self.real_and_fakes(batch, config.lambda_cgp > 0)
 
         # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * CE(c_f, c'_f) + lambda_creg * L_creg
         real_adversarial, real_logits = self.discriminator(real)
