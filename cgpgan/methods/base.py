@@ -20,13 +20,16 @@ from cgpgan.prior import CategoricalPrior
 @dataclass
 class Phase:
     """One phase of a training step: the module its loss trains and that module's
-    optimiser. Settings left at None take the `train.*` value."""
+    optimiser. Settings left at None take the `train.*` value. With `every` = k > 1 the
+    phase is lazy (e.g. a regulariser, as in StyleGAN2): the loop applies it on every k-th
+    step only, its loss multiplied by k."""
 
     module: nn.Module
     learning_rate: float | None = None
     betas: tuple[float, float] | None = None
     weight_decay: float | None = None
     optimizer: str | None = None  # adam | adamw
+    every: int = 1
 
     def make_optimizer(self, train: TrainConfig) -> torch.optim.Optimizer:
         options = dict(

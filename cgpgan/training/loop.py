@@ -57,7 +57,7 @@ class Trainer:
         self.config = run.config
         self.dataset = dataset
         self.method = run.method
-        phases = self.method.phases(self.config.train)
+        phases = self.phases = self.method.phases(self.config.train)
         self.optimizers = {
             name: phase.make_optimizer(self.config.train) for name, phase in phases.items()
         }
@@ -184,6 +184,11 @@ class Trainer:
         method, step = self.method, self.step
         batch = self.dataset.batch(self.config.train.batch_size, self.generators["data"])
         for phase, loss in method.training_losses(batch.to(method.device), step):
+            every = self.phases[phase].every
+            if step % every:  # a lazy phase waits for its step ...
+                continue
+            if every > 1:  # ... and then counts for the k steps it skipped
+                loss = loss * every
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
             method.zero_grad(set_to_none=True)

@@ -51,3 +51,37 @@ def test_an_unregistered_name_is_refused_and_names_are_not_taken_twice():
         register_method(type("Other", (Method,), {"name": "mean_matching_test"}))
     with pytest.raises(TypeError, match="not a Method"):
         register_method(nn.Linear)
+
+
+@register_method
+class LazyCriticGAN(MeanMatchingGAN):
+    """The same toy method with its critic as a lazy phase: every 3rd step, loss x 3."""
+
+    name = "lazy_critic_test"
+
+    def phases(self, train):
+        phases = super().phases(train)
+        phases["critic"].every = 3
+        return phases
+
+    def training_losses(self, batch, step):
+        for phase, loss in super().training_losses(batch, step):
+            self.losses_seen.append((phase, step, float(loss)))
+            yield phase, loss
+
+
+def test_a_lazy_phase_runs_every_k_steps_with_its_loss_scaled(tmp_path, monkeypatch):
+    from cgpgan.training.loop import Trainer
+
+    LazyCriticGAN.losses_seen = []
+    critic_weights, one_step = [], Trainer._one_step
+
+    def recording_step(self):
+        one_step(self)
+        critic_weights.append(self.method.critic.weight.detach().clone())
+
+    monkeypatch.setattr(Trainer, "_one_step", recording_step)
+    train(tiny("lazy_critic_test", "train.steps=7"), tmp_path / "run", progress=False)
+    changed = [not torch.equal(a, b) for a, b in zip(critic_weights, critic_weights[1:])]
+    assert changed == [False, False, True, False, False, True]  # steps 3 and 6 (0-based)
+    assert len([phase for phase, _, _ in LazyCriticGAN.losses_seen if phase == "critic"]) == 7
