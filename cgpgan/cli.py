@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TrainingInterrupted as interrupted:
         print(
-            f"cgpgan: continue with: {command()} train --resume {args.out_directory}",
+            f"cgpgan: continue with: {command()} train --resume {interrupted.directory}",
             file=sys.stderr,
         )
         return interrupted.exit_code
@@ -213,7 +213,6 @@ def _train(args) -> int:
             )
         if args.out and Path(args.out) != Path(args.resume):
             raise RunError("train --resume RUN_DIR: --out must be RUN_DIR or left out")
-        args.out_directory = args.resume
         config = None
         if args.overrides:  # the saved config with these changes (checked by train)
             saved = Path(args.resume) / "config.yaml"
@@ -235,7 +234,6 @@ def _train(args) -> int:
             if args.out
             else default_run_directory(Path(args.config).stem, config.seed)
         )
-        args.out_directory = out
         run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
     if not run.metrics:
         print(

@@ -22,15 +22,17 @@ class TrainingDiverged(CgpganError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training was stopped by SIGINT or SIGTERM; `checkpoint` holds its last step.
+    """Training was stopped by SIGINT or SIGTERM. `train` fills in the run's `directory`
+    and the `step` and JSON `checkpoint` it can resume from (None before any checkpoint).
 
     A KeyboardInterrupt, so that code which lets Ctrl-C through still does."""
 
-    def __init__(self, signal_number: int, step: int | None, checkpoint=None):
-        super().__init__(signal_number, step, checkpoint)
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
         self.signal_number = signal_number
-        self.step = step
-        self.checkpoint = checkpoint
+        self.directory = None
+        self.step: int | None = None
+        self.checkpoint = None
 
     @property
     def exit_code(self) -> int:

@@ -565,7 +565,7 @@ def test_a_hard_stop_between_checkpoints_records_the_last_checkpoint(tmp_path, m
 
     def step_then_stop(self):
         if self.step == 5:
-            raise TrainingInterrupted(signal.SIGINT, step=None, checkpoint=None)
+            raise TrainingInterrupted(signal.SIGINT)
         one_step(self)
 
     monkeypatch.setattr(Trainer, "_one_step", step_then_stop)

@@ -74,12 +74,11 @@ class Trainer:
         self.rollbacks = 0
         self.best: dict = {}  # {"step", "value"} of the best checkpoint by train.best_metric
         self.last_row: dict = {}
-        self.last_checkpoint: Path | None = None
 
     # ------------------------------------------------------------ state
 
-    def save_checkpoint(self) -> Path:
-        """Write the checkpoint of the current step; returns its JSON path."""
+    def save_checkpoint(self) -> None:
+        """Write the checkpoint of the current step."""
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
         metric = self.config.train.best_metric
@@ -95,12 +94,9 @@ class Trainer:
             best=self.best,
             config=self.config.to_dict(),
         )
-        self.last_checkpoint = checkpoint.save_checkpoint(
-            self.run.directory, self.step, tensors, meta
-        )
+        checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
         keep = {self.best["step"]} if self.best else set()
         checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
-        return self.last_checkpoint
 
     def restore_latest(self) -> bool:
         """Load the newest good checkpoint; False when there is none."""
@@ -146,8 +142,8 @@ class Trainer:
                 bar.close()
                 if writer is not None:
                     writer.close()
-            if request.requested:  # it came with the last step: its checkpoint is written
-                raise TrainingInterrupted(request.signal_number, self.step, self.last_checkpoint)
+            if request.requested:  # the checkpoint of the step it stopped at is written
+                raise TrainingInterrupted(request.signal_number)
         self.method.eval()
         return self.step >= config.steps
 
@@ -174,9 +170,7 @@ class Trainer:
                     started = time.perf_counter()
                     self.save_checkpoint()
                 if stopping:
-                    raise TrainingInterrupted(
-                        request.signal_number, self.step, self.last_checkpoint
-                    )
+                    break
         finally:
             log.close()
 
@@ -261,9 +255,8 @@ def train(
     else:
         if config is None:
             raise RunError("train: give a config, or resume an existing run directory")
-        dataset = build_dataset(
-            config.data, config.seed
-        )  # bad data fails before the directory is touched
+        # bad data fails before the directory is touched
+        dataset = build_dataset(config.data, config.seed)
         run = new_run(out, config, dataset.sample_shape, overwrite)
     # the global random state is seeded (so that every saved state is the same on a rerun)
     # and restored from checkpoints, but the caller's is given back afterwards
@@ -338,10 +331,11 @@ def _record_interruption(run: Run, trainer: Trainer, interrupted: TrainingInterr
     the checkpoint of the current step short, or come before any checkpoint)."""
     found = checkpoint.checkpoint_steps(run.directory)
     step = found[-1] if found else 0
+    interrupted.directory = run.directory
     interrupted.step = step
     interrupted.checkpoint = checkpoint.checkpoint_path(run.directory, step) if found else None
-    seconds = trainer.train_seconds if step == trainer.step else 0.0
-    _record_progress(run, step, seconds or run.info.get("train_seconds", 0.0))
+    seconds = trainer.train_seconds if step == trainer.step else run.info.get("train_seconds", 0)
+    _record_progress(run, step, seconds)
     where = f"checkpoint {interrupted.checkpoint}" if found else "before the first checkpoint"
     print(f"cgpgan: stopped at step {step}; {where}", file=sys.stderr)
 

@@ -40,7 +40,7 @@ def stop_on_signals():
 
     def handle(number, frame):
         if request.requested:  # a second signal: stop now
-            raise TrainingInterrupted(number, step=None, checkpoint=None)
+            raise TrainingInterrupted(number)
         request.signal_number = number
         name = signal.Signals(number).name
         print(
