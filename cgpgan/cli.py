@@ -260,6 +260,7 @@ def _evaluate(args) -> int:
 def _sample(args) -> int:
     import warnings
 
+    from cgpgan.outputs import draw_samples
     from cgpgan.run import DeadCategoryWarning, Run
 
     if args.n <= 0:
@@ -289,7 +290,7 @@ def _sample(args) -> int:
             )
     shown = args.n
     if out.suffix == ".png":
-        shown = _draw_samples(run, out, samples, categories[:, 0], category)
+        shown = draw_samples(run, out, samples, categories[:, 0], category, PICTURE_ROWS)
     elif out.suffix == ".npz":  # images keep their [N, C, H, W] shape
         np.savez(out, samples=samples.numpy(), categories=categories.numpy())
     else:
@@ -305,51 +306,6 @@ def _sample(args) -> int:
     else:
         print(f"wrote {args.n} samples to {out}")
     return 0
-
-
-def _draw_samples(run, out: Path, samples, categories, category: int | None) -> int:
-    """A picture of the samples (categories of the first label): images as a grid, one
-    column per category ordered by prior as in plots/samples.png (or a square grid of
-    the one `category`); 2-D points as a scatter plot. Returns how many it shows."""
-    from cgpgan import plots
-
-    prior = run.prior.numpy()
-    samples, categories = samples.numpy(), categories.numpy()
-    title = plots.run_title(run.config.method.name, run.info.get("step", 0), 0, len(prior))
-    if category is not None:
-        title += f": category {category} (prior {prior[0, category]:.3f})"
-    else:
-        title += ": samples from the prior"
-    if samples.ndim == 2:
-        plots.plot_samples_2d(
-            out, None, samples, categories, prior[0], title, show_dead=category is not None
-        )
-        return len(samples)
-    if category is not None:
-        shown = min(len(samples), PICTURE_ROWS**2)
-        columns = int(np.ceil(np.sqrt(shown)))
-        grid = np.ones(
-            (int(np.ceil(shown / columns)) * columns, *samples.shape[1:]), dtype=np.float32
-        )  # blank (white) cells after the last sample
-        grid[:shown] = samples[:shown]
-        grid = grid.reshape(-1, columns, *samples.shape[1:])
-        plots.plot_image_grid(out, grid, None, title, ylabel="samples")
-        return shown
-    order = [int(k) for k in np.argsort(-prior[0]) if (categories == k).any()]
-    rows = min(PICTURE_ROWS, max(int((categories == k).sum()) for k in order))
-    grid = np.ones((rows, len(order), *samples.shape[1:]), dtype=np.float32)
-    for column, k in enumerate(order):
-        members = samples[categories == k][:rows]
-        grid[: len(members), column] = members
-    plots.plot_image_grid(
-        out,
-        grid,
-        plots.category_labels(prior[0], order),
-        title,
-        xlabel=plots.CATEGORY_AXIS,
-        ylabel="samples",
-    )
-    return sum(min(rows, int((categories == k).sum())) for k in order)
 
 
 def _cluster(args) -> int:

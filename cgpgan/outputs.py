@@ -127,3 +127,47 @@ def write_assignments(
         buffer, np.hstack(columns), fmt=formats, delimiter=",", header=",".join(header), comments=""
     )
     atomic_write_text(path, buffer.getvalue())
+
+
+def draw_samples(
+    run: Run, path: Path, samples, categories, category: int | None, max_rows: int
+) -> int:
+    """A picture of `samples` (with the categories of their first label): images as a
+    grid, one column per category ordered by prior as in plots/samples.png, at most
+    `max_rows` each (or a square grid of at most max_rows**2 of the one `category`);
+    2-D points as a scatter plot. Returns how many samples it shows."""
+    prior = run.prior.numpy()
+    samples, categories = samples.numpy(), categories.numpy()
+    title = plots.run_title(run.config.method.name, run.info.get("step", 0), 0, len(prior))
+    if category is not None:
+        title += f": category {category} (prior {prior[0, category]:.3f})"
+    else:
+        title += ": samples from the prior"
+    if samples.ndim == 2:
+        plots.plot_samples_2d(
+            path, None, samples, categories, prior[0], title, show_dead=category is not None
+        )
+        return len(samples)
+    if category is not None:
+        shown = min(len(samples), max_rows**2)
+        columns = int(np.ceil(np.sqrt(shown)))
+        grid = np.ones(
+            (int(np.ceil(shown / columns)) * columns, *samples.shape[1:]), dtype=np.float32
+        )  # blank (white) cells after the last sample
+        grid[:shown] = samples[:shown]
+        grid = grid.reshape(-1, columns, *samples.shape[1:])
+        plots.plot_image_grid(path, grid, None, title, ylabel="samples")
+        return shown
+    order = [int(k) for k in np.argsort(-prior[0]) if (categories == k).any()]
+    counts = [int((categories == k).sum()) for k in order]
+    rows = min(max_rows, max(counts))
+    grid = plots.category_columns(samples, categories, order, rows)
+    plots.plot_image_grid(
+        path,
+        grid,
+        plots.category_labels(prior[0], order),
+        title,
+        xlabel=plots.CATEGORY_AXIS,
+        ylabel="samples",
+    )
+    return sum(min(rows, count) for count in counts)

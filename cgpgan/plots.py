@@ -192,6 +192,18 @@ def plot_image_grid(
     _save(figure, path)
 
 
+def category_columns(
+    images: np.ndarray, categories: np.ndarray, order: list[int], rows: int
+) -> np.ndarray:
+    """A grid [rows, len(order), C, H, W]: column j holds the first `rows` images of
+    category order[j], in their given order, and blank (white) cells below if fewer."""
+    grid = np.ones((rows, len(order), *images.shape[1:]), dtype=np.float32)
+    for column, category in enumerate(order):
+        members = images[categories == category][:rows]
+        grid[: len(members), column] = members
+    return grid
+
+
 def draw_category_examples(
     axis,
     images: np.ndarray,
@@ -204,12 +216,8 @@ def draw_category_examples(
     samples.png), its most confident real items down the rows. Returns the columns'
     categories."""
     order = [int(k) for k in np.argsort(-prior) if (categories == k).any()]
-    # blank (white) cells where a category has fewer items
-    grid = np.ones((per_category, len(order), *images.shape[1:]), dtype=np.float32)
-    for column, category in enumerate(order):
-        members = np.flatnonzero(categories == category)
-        chosen = members[np.argsort(-confidence[members])][:per_category]
-        grid[: len(chosen), column] = images[chosen]
+    ranked = np.argsort(-confidence, kind="stable")  # the most confident first
+    grid = category_columns(images[ranked], categories[ranked], order, per_category)
     draw_image_grid(
         axis,
         grid,

@@ -28,11 +28,10 @@ from cgpgan.data.toy2d import read_points_file
 from cgpgan.errors import RunError, RunExists
 from cgpgan.methods import Method, build_method
 from cgpgan.metrics import classify_all
-from cgpgan.outputs import write_assignments  # re-exported: it was defined here
 from cgpgan.prior import LIVE_THRESHOLD, fix_category
 from cgpgan.storage import load_tensors, save_tensors, write_json
 
-__all__ = ["WEIGHTS", "DeadCategoryWarning", "Run", "new_run", "open_run", "write_assignments"]
+__all__ = ["WEIGHTS", "DeadCategoryWarning", "Run", "new_run", "open_run"]
 
 FORMAT_VERSION = 1
 WEIGHTS = Path("checkpoints") / "model.safetensors"
@@ -184,7 +183,7 @@ class Run:
             # the run's own resolution, channels and resizing; every image, in order
             config.data.name, config.data.path, config.data.max_images = "npz", str(data), 0
         dataset = build_dataset(config.data, config.seed)
-        return dataset.images if dataset.kind == "images" else dataset.points
+        return dataset.items
 
     @torch.no_grad()
     def sample_grid(self, rows: int = 8, label: int = 0, seed: int = 0, include_dead: bool = False):

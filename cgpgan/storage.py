@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from cgpgan.errors import RunError
+from cgpgan.errors import DataError, RunError
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -51,3 +53,12 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file (no code can run: safetensors holds only data)."""
     return load_file(str(path))
+
+
+def load_numpy(path: Path):
+    """A `.npy` array or an open `.npz` archive (use it in a `with`), read without
+    unpickling anything; DataError when the file is not a readable numpy file."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: not a readable .npy/.npz file ({error})") from None

@@ -11,7 +11,6 @@ import gzip
 import io
 import pickle
 import struct
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from cgpgan.config import RESOLUTIONS, DataConfig
 from cgpgan.data.batch import Batch
 from cgpgan.errors import DataError
+from cgpgan.storage import load_numpy
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -40,6 +40,11 @@ class ImageDataset:
         self.name = name
         self.skipped = skipped  # unreadable files skipped by data.skip_bad_files
         self.training_labels: torch.Tensor | None = None  # see cgpgan.data.reveal_labels
+
+    @property
+    def items(self) -> torch.Tensor:
+        """The data, as for every data set: here the images."""
+        return self.images
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -302,10 +307,7 @@ def load_array_file(config: DataConfig):
     read as 0-255, floats as [0, 1] (or [-1, 1] when negative values occur).
     """
     path = _existing(config.path, config.name)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    loaded = load_numpy(path)
     if isinstance(loaded, np.ndarray):
         images, labels = loaded, None
     else:

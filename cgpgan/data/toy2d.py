@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import torch
 from cgpgan.config import DataConfig
 from cgpgan.data.batch import Batch
 from cgpgan.errors import DataError
+from cgpgan.storage import load_numpy
 
 
 class PointDataset:
@@ -28,6 +28,11 @@ class PointDataset:
     points: torch.Tensor  # [N, 2]
     labels: torch.Tensor  # [N] mode index
     mode_probabilities: torch.Tensor  # [num_modes]
+
+    @property
+    def items(self) -> torch.Tensor:
+        """The data, as for every data set: here the points."""
+        return self.points
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -141,10 +146,7 @@ def read_points_file(path: str | Path, dimension: int) -> torch.Tensor:
 
 
 def _read_points_array(path: Path) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    loaded = load_numpy(path)
     if isinstance(loaded, np.ndarray):
         return loaded.astype(np.float64)
     with loaded:

@@ -61,7 +61,7 @@ class Evaluation:
     @property
     def real_items(self) -> torch.Tensor:
         """The data set's images [N, C, H, W] or points [N, D]."""
-        return self.dataset.images if self.dataset.kind == "images" else self.dataset.points
+        return self.dataset.items
 
     @cached_property
     def prior(self) -> torch.Tensor:
