@@ -25,6 +25,25 @@ from tests.conftest import tiny
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def train_command(directory: Path, overrides: list[str]) -> list[str]:
+    """`python -m cgpgan train gaussians2d` into `directory`, quietly, with `overrides`."""
+    return [
+        sys.executable,
+        "-m",
+        "cgpgan",
+        "train",
+        "gaussians2d",
+        "--out",
+        str(directory),
+        "--quiet",
+        *overrides,
+    ]
+
+
+def resume_command(directory: Path) -> list[str]:
+    return [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"]
+
+
 def weights(directory: Path) -> dict[str, torch.Tensor]:
     return load_tensors(directory / "checkpoints" / "model.safetensors")
 
@@ -292,17 +311,7 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
         "--set",
         "data.num_samples=2000",
     ]
-    command = [
-        sys.executable,
-        "-m",
-        "cgpgan",
-        "train",
-        "gaussians2d",
-        "--out",
-        str(directory),
-        "--quiet",
-        *overrides,
-    ]
+    command = train_command(directory, overrides)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trials = 5
     for trial in range(trials):
@@ -324,7 +333,7 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
         steps = checkpoint.checkpoint_steps(directory)
         if steps:
             assert checkpoint.latest_checkpoint(directory) is not None
-        command = [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"]
+        command = resume_command(directory)
     finished = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -336,17 +345,7 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     assert steps == sorted(set(steps))  # no step logged twice
     whole = tmp_path / "whole"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cgpgan",
-            "train",
-            "gaussians2d",
-            "--out",
-            str(whole),
-            "--quiet",
-            *overrides,
-        ],
+        train_command(whole, overrides),
         cwd=ROOT,
         env=env,
         check=True,
@@ -412,17 +411,7 @@ def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_r
     to resume, and resuming ends bitwise equal to a run never interrupted."""
     directory = tmp_path / "run"
     overrides = ["--set", "train.steps=300", *SMALL_2D]
-    command = [
-        sys.executable,
-        "-m",
-        "cgpgan",
-        "train",
-        "gaussians2d",
-        "--out",
-        str(directory),
-        "--quiet",
-        *overrides,
-    ]
+    command = train_command(directory, overrides)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     at_least = random.Random(signal_number).randint(5, 60)
     process = subprocess.Popen(
@@ -442,7 +431,7 @@ def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_r
     assert checkpoint.checkpoint_steps(directory) == [stopped_at]
     assert f"stopped at step {stopped_at}" in stderr and f"train --resume {directory}" in stderr
     resumed = subprocess.run(
-        [sys.executable, "-m", "cgpgan", "train", "--resume", str(directory), "--quiet"],
+        resume_command(directory),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -452,7 +441,7 @@ def test_a_signal_checkpoints_the_last_step_and_resume_equals_an_uninterrupted_r
     assert f"resuming {directory} from step {stopped_at} of 300" in resumed.stderr
     whole = tmp_path / "whole"
     subprocess.run(
-        [*command[:5], "--out", str(whole), "--quiet", *overrides],
+        train_command(whole, overrides),
         cwd=ROOT,
         env=env,
         check=True,
