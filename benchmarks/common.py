@@ -3,11 +3,14 @@ configuration and seed, in parallel processes, and mean ± std tables."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import subprocess
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from cgpgan.threads import choose_threads, usable_cores
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def worktree(revision: str, folder: Path) -> Iterator[Path]:
+    """An earlier commit of this repository checked out at `folder` (a git worktree),
+    removed afterwards."""
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), revision],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT)
 
 
 @dataclass
@@ -96,10 +117,10 @@ BOOKKEEPING = {
 
 def _check_same_config(path: Path, wanted: dict) -> None:
     """A finished run is reused only if it was trained with the configuration asked for."""
-    from cgpgan import load_config
+    from cgpgan.config import load_saved_config
     from cgpgan.errors import ConfigError
 
-    saved = load_config(path / "config.yaml").to_flat_dict()
+    saved = load_saved_config(path / "config.yaml").to_flat_dict()
     for name, value in wanted.items():
         if saved.get(name) != value and name not in BOOKKEEPING:
             raise ConfigError(

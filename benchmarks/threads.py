@@ -15,6 +15,7 @@ shown as "> TIMEOUT". Prints a table; --out FILE also writes it as a page
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -24,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from common import ROOT, worktree  # noqa: E402
 
 
 def start(checkout: Path, out: Path, preset: str, overrides: list[str]) -> subprocess.Popen:
@@ -88,33 +90,23 @@ def main() -> None:
     args = parser.parse_args()
 
     scenarios = ["alone", "two together"] + (["beside an image run"] if args.beside_images else [])
-    with tempfile.TemporaryDirectory() as temporary:
+    with tempfile.TemporaryDirectory() as temporary, contextlib.ExitStack() as stack:
         scratch = Path(temporary)
         checkouts = {"this checkout": ROOT}
         if args.before:
-            before = scratch / "before"
-            subprocess.run(
-                ["git", "worktree", "add", "--detach", str(before), args.before],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-            )
+            before = stack.enter_context(worktree(args.before, scratch / "before"))
             checkouts = {f"before ({args.before})": before, **checkouts}
-        try:
-            results = {(name, scenario): [] for name in checkouts for scenario in scenarios}
-            for repeat in range(args.repeats):
-                for scenario in scenarios:
-                    for name, checkout in checkouts.items():
-                        seconds = measure(checkout, scratch, scenario, args)
-                        results[name, scenario].append(max(seconds))
-                        print(
-                            f"repeat {repeat + 1}: {name}, {scenario}: "
-                            + ", ".join(f"{s:.1f} s" for s in seconds),
-                            flush=True,
-                        )
-        finally:
-            if args.before:
-                subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+        results = {(name, scenario): [] for name in checkouts for scenario in scenarios}
+        for repeat in range(args.repeats):
+            for scenario in scenarios:
+                for name, checkout in checkouts.items():
+                    seconds = measure(checkout, scratch, scenario, args)
+                    results[name, scenario].append(max(seconds))
+                    print(
+                        f"repeat {repeat + 1}: {name}, {scenario}: "
+                        + ", ".join(f"{s:.1f} s" for s in seconds),
+                        flush=True,
+                    )
     table = _table(results, checkouts, scenarios, args.timeout)
     print(table)
     if args.out:

@@ -101,10 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="compute a run's metrics; writes RUN_DIR/metrics.json"
+    evaluate = _run_command(
+        commands, "evaluate", "compute a run's metrics; writes RUN_DIR/metrics.json", _evaluate
     )
-    evaluate.add_argument("run_dir", help=RUN_DIR_HELP)
     evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.add_argument(
         "--inception",
@@ -114,10 +113,8 @@ def _parser() -> argparse.ArgumentParser:
             " adds FID, KID, precision/recall (image runs only; nothing to install)"
         ),
     )
-    evaluate.set_defaults(handler=_evaluate)
 
-    sample = commands.add_parser("sample", help="generate samples from a trained run")
-    sample.add_argument("run_dir", help=RUN_DIR_HELP)
+    sample = _run_command(commands, "sample", "generate samples from a trained run", _sample)
     sample.add_argument(
         "--category",
         default="all",
@@ -143,10 +140,10 @@ def _parser() -> argparse.ArgumentParser:
         help="random seed: the same seed gives the same samples (default: 0)",
     )
     sample.add_argument("--device", default="auto", help=DEVICE_HELP)
-    sample.set_defaults(handler=_sample)
 
-    cluster = commands.add_parser("cluster", help="assign categories to data with a trained run")
-    cluster.add_argument("run_dir", help=RUN_DIR_HELP)
+    cluster = _run_command(
+        commands, "cluster", "assign categories to data with a trained run", _cluster
+    )
     cluster.add_argument(
         "--data",
         metavar="FILE",
@@ -177,7 +174,6 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     cluster.add_argument("--device", default="auto", help=DEVICE_HELP)
-    cluster.set_defaults(handler=_cluster)
 
     show = commands.add_parser("config", help="list every config key with its value and meaning")
     show.add_argument(
@@ -201,8 +197,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_command(commands, name: str, help: str, handler) -> argparse.ArgumentParser:
+    """The parser of a command that reads a trained run (its first argument)."""
+    parser = commands.add_parser(name, help=help)
+    parser.add_argument("run_dir", help=RUN_DIR_HELP)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def _train(args) -> int:
-    from cgpgan.config import load_config
+    from cgpgan.config import load_config, load_saved_config
     from cgpgan.training.loop import default_run_directory, train
 
     if args.resume:
@@ -217,7 +221,7 @@ def _train(args) -> int:
         if args.overrides:  # the saved config with these changes (checked by train)
             saved = Path(args.resume) / "config.yaml"
             config = (
-                load_config(saved, ["train.stop_after=0", *args.overrides])
+                load_saved_config(saved, ["train.stop_after=0", *args.overrides])
                 if saved.is_file()
                 else None
             )

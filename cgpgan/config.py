@@ -7,6 +7,7 @@ An unknown key or an out-of-range value raises :class:`ConfigError` naming the k
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import json
@@ -24,9 +25,6 @@ from cgpgan.errors import ConfigError
 PAPER_CENTERS = [[-2.0, 2.0], [2.0, 1.0], [0.0, -2.0], [1.0, -1.0]]
 PAPER_PROBABILITIES = [0.1, 0.4, 0.2, 0.3]
 
-
-# the methods `method.name` may choose; cgpgan.register_method adds to it
-METHOD_NAMES = ["cgpgan", "vcagan", "infogan", "vanilla"]
 
 POINT_DATA = ("gaussian_mixture", "double_spiral")
 IMAGE_DATA = ("digits", "mnist5k", "mnist_idx", "cifar", "image_folder", "npz")
@@ -158,73 +156,51 @@ class NetworkConfig:
 
 @dataclass
 class MethodConfig:
-    """The method and its loss weights (SPEC.md section 1)."""
+    """The method and the settings every method shares (SPEC.md section 1). Each method
+    declares its own settings as a subclass; `method.name` picks the class, and a key the
+    chosen method does not have is an error."""
 
-    name: str = "cgpgan"  # cgpgan | vcagan | infogan | vanilla
+    name: str = "cgpgan"  # the method (`cgpgan presets`, docs/methods.md)
     num_labels: int = 1  # number of categorical labels (L)
     num_categories: int = 8  # categories per label (K)
     adversarial_loss: str = "logistic"  # logistic | hinge | wasserstein
     real_penalty_weight: float = 0.0  # R1 on real data
     fake_penalty_weight: float = 1.0  # squared gradient norm on generated data
-    lambda_cls: float = 1.0  # classification loss weight
-    lambda_cgp: float = 0.1  # classifier gradient penalty (VCAGAN's lambda_creg)
-    prior_decay: float = 0.999  # EMA decay of the dynamic prior
-    warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
-    fixed_prior: list[float] | None = None  # InfoGAN's prior over categories; null: uniform
-    # CGPGAN's Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
-    classifier_trunk: str = "own"
-    # CGPGAN option: G also trained to be classified by Q (InfoGAN-like)
-    generator_cls_weight: float = 0.0
-    real_consistency_weight: float = 0.0  # CGPGAN: Q also learns c_r on moved copies of real images
-    real_consistency_start: int = 0  # real_consistency_weight applies from this step on
-    # real_consistency_weight applies to images whose largest Q probability exceeds this
-    real_consistency_threshold: float = 0.0
-    augment_fakes: bool = False  # CGPGAN: Q's loss and penalty on moved copies of the fakes
-    augment_shift: int = 2  # largest shift in pixels of moved copies
-    augment_rotation: float = 0.0  # largest rotation in degrees of moved copies
-    augment_scale: float = 0.0  # largest relative change of scale of moved copies
+
+    def initial_prior(self) -> list[float] | None:
+        """P(C) at the start, one row; None: uniform."""
+        return None
 
     def validate(self) -> None:
-        _check_choice("method.name", self.name, tuple(METHOD_NAMES))
         _check_positive("method.num_labels", self.num_labels)
         if self.num_categories < 2:
             raise ConfigError(f"method.num_categories: must be >= 2, got {self.num_categories}")
         _check_choice(
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
-        _check_choice("method.classifier_trunk", self.classifier_trunk, ("own", "discriminator"))
-        _check_non_negative("method.augment_shift", self.augment_shift)
-        _check_non_negative("method.augment_rotation", self.augment_rotation)
-        if not 0.0 <= self.augment_scale < 1.0:
-            raise ConfigError(f"method.augment_scale: must be in [0, 1), got {self.augment_scale}")
-        for key in (
-            "real_penalty_weight",
-            "fake_penalty_weight",
-            "lambda_cls",
-            "lambda_cgp",
-            "real_consistency_weight",
-            "generator_cls_weight",
-        ):
-            _check_non_negative(f"method.{key}", getattr(self, key))
-        if not 0.0 <= self.prior_decay < 1.0:
-            raise ConfigError(f"method.prior_decay: must be in [0, 1), got {self.prior_decay}")
-        _check_non_negative("method.warmup_steps", self.warmup_steps)
-        _check_non_negative("method.real_consistency_start", self.real_consistency_start)
-        if not 0.0 <= self.real_consistency_threshold < 1.0:
-            raise ConfigError(
-                "method.real_consistency_threshold: must be in [0, 1), "
-                f"got {self.real_consistency_threshold}"
-            )
-        if self.fixed_prior is not None:
-            if len(self.fixed_prior) != self.num_categories:
-                raise ConfigError(
-                    f"method.fixed_prior: has {len(self.fixed_prior)} entries "
-                    f"but method.num_categories is {self.num_categories}"
-                )
-            if any(p < 0 for p in self.fixed_prior) or not math.isclose(
-                sum(self.fixed_prior), 1.0, abs_tol=1e-6
-            ):
-                raise ConfigError("method.fixed_prior: must be non-negative and sum to 1")
+        check_non_negative(self, "real_penalty_weight", "fake_penalty_weight")
+
+
+# method name -> the class of its settings; cgpgan.register_method adds to it
+METHOD_SETTINGS: dict[str, type[MethodConfig]] = {}
+DEFAULT_METHOD = "cgpgan"
+
+
+def settings_class(name: str) -> type[MethodConfig]:
+    """The settings class of the method called `name`."""
+    if name not in METHOD_SETTINGS:
+        raise ConfigError(f"method.name: must be one of {', '.join(METHOD_SETTINGS)}, got {name!r}")
+    return METHOD_SETTINGS[name]
+
+
+def method_settings(name: str, carried: MethodConfig | None = None) -> MethodConfig:
+    """Settings of the method `name` at its defaults, except the keys it shares with
+    `carried` (the settings of the method chosen before), which keep their values."""
+    cls = settings_class(name)
+    shared = {f.name for f in fields(cls)} & {f.name for f in fields(carried)} if carried else ()
+    settings = cls(**{key: copy.deepcopy(getattr(carried, key)) for key in shared})
+    settings.name = name
+    return settings
 
 
 @dataclass
@@ -257,28 +233,29 @@ class TrainConfig:
     divergence_lr_factor: float = 0.5  # learning rates are multiplied by this at each roll-back
 
     def validate(self) -> None:
-        _check_positive("train.steps", self.steps)
-        _check_positive("train.batch_size", self.batch_size)
+        _check_keys(self, "train", _check_positive, "steps", "batch_size", "learning_rate")
+        _check_keys(self, "train", _check_positive, "log_every", "eval_samples")
+        _check_keys(self, "train", _check_positive, "checkpoint_every", "keep_checkpoints")
+        _check_keys(
+            self,
+            "train",
+            _check_non_negative,
+            "generator_learning_rate",
+            "classifier_learning_rate",
+            "weight_decay",
+            "eval_every",
+            "stop_after",
+            "divergence_retries",
+            "threads",
+        )
         _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
-        _check_positive("train.learning_rate", self.learning_rate)
-        _check_non_negative("train.generator_learning_rate", self.generator_learning_rate)
-        _check_non_negative("train.classifier_learning_rate", self.classifier_learning_rate)
+        _check_choice("train.best_mode", self.best_mode, ("max", "min"))
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas: must be two numbers in [0, 1), got {self.betas}")
-        _check_non_negative("train.weight_decay", self.weight_decay)
         if not 0.0 <= self.generator_ema_decay < 1.0:
             raise ConfigError(
                 f"train.generator_ema_decay: must be in [0, 1), got {self.generator_ema_decay}"
             )
-        _check_positive("train.log_every", self.log_every)
-        _check_positive("train.eval_samples", self.eval_samples)
-        _check_non_negative("train.eval_every", self.eval_every)
-        _check_positive("train.checkpoint_every", self.checkpoint_every)
-        _check_positive("train.keep_checkpoints", self.keep_checkpoints)
-        _check_choice("train.best_mode", self.best_mode, ("max", "min"))
-        _check_non_negative("train.stop_after", self.stop_after)
-        _check_non_negative("train.divergence_retries", self.divergence_retries)
-        _check_non_negative("train.threads", self.threads)
         if not 0.0 < self.divergence_lr_factor <= 1.0:
             raise ConfigError(
                 f"train.divergence_lr_factor: must be in (0, 1], got {self.divergence_lr_factor}"
@@ -295,13 +272,18 @@ class Config:
 
     data: DataConfig = field(default_factory=DataConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
+    method: MethodConfig = field(default_factory=lambda: method_settings(DEFAULT_METHOD))
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0  # random seed of the data, the initial weights and the training draws
 
     def validate(self) -> "Config":
         self.data.validate()
         self.network.validate()
+        if not isinstance(self.method, settings_class(self.method.name)):
+            raise ConfigError(
+                f"method: settings of type {type(self.method).__name__} "
+                f"do not belong to method.name={self.method.name}"
+            )
         self.method.validate()
         self.train.validate()
         _check_non_negative("seed", self.seed)
@@ -330,6 +312,15 @@ def field_meanings(cls: type) -> dict[str, str]:
     """{field: meaning} of a config dataclass, read from its source: the `# ...` comment
     beside each field or, failing that, the comment lines right above it. The comments
     are the one place keys are documented; a field without one gets ""."""
+    meanings: dict[str, str] = {}
+    for ancestor in reversed(cls.__mro__):  # a subclass's comment wins
+        if dataclasses.is_dataclass(ancestor):
+            meanings.update(_own_field_meanings(ancestor))
+    return {item.name: meanings.get(item.name, "") for item in fields(cls)}
+
+
+def _own_field_meanings(cls: type) -> dict[str, str]:
+    """{field: meaning} of the fields written in `cls` itself."""
     try:
         lines = inspect.getsource(cls).splitlines()
     except (OSError, TypeError):  # no source (e.g. a frozen build): no meanings
@@ -345,7 +336,7 @@ def field_meanings(cls: type) -> dict[str, str]:
         if match and match["name"] in names and match["name"] not in meanings:
             meanings[match["name"]] = (match["meaning"] or " ".join(above)).strip()
         above = []
-    return {item.name: meanings.get(item.name, "") for item in fields(cls)}
+    return {name: meaning for name, meaning in meanings.items() if meaning}
 
 
 def describe_config(config: Config) -> str:
@@ -414,10 +405,20 @@ def load_config(
     else:
         values = _read_yaml(source)
     config = from_dict(values)
-    for item in overrides or []:
-        key, value = _parse_override(item)
+    for key, value in _method_name_first([_parse_override(item) for item in overrides or []]):
         set_value(config, key, value)
     return config.validate()
+
+
+def load_saved_config(path: Path, overrides: list[str] | None = None) -> Config:
+    """The config a run saved, then `overrides`. Method keys the run's method does not
+    have are dropped: runs saved before methods had settings of their own kept them all."""
+    values = _read_yaml(path)
+    method = values.get("method")
+    if isinstance(method, dict):
+        keys = {f.name for f in fields(settings_class(method.get("name", DEFAULT_METHOD)))}
+        values["method"] = {key: value for key, value in method.items() if key in keys}
+    return load_config(values, overrides)
 
 
 def _read_yaml(source: str | Path, depth: int = 0) -> dict:
@@ -447,8 +448,21 @@ def _read_yaml(source: str | Path, depth: int = 0) -> dict:
             raise ConfigError(
                 f"config {source}: extends: must name a preset or file (and not loop)"
             )
-        values = _merge(_read_yaml(base, depth + 1), values)
+        values = _merge(_inherited(_read_yaml(base, depth + 1), values), values)
     return values
+
+
+def _inherited(base: dict, values: dict) -> dict:
+    """What `values` inherits from the preset it extends: everything, except, when it
+    picks another method, the base's method keys that the new method does not have."""
+    method, base_method = values.get("method"), base.get("method")
+    if not (isinstance(method, dict) and isinstance(base_method, dict)):
+        return base
+    name = method.get("name", base_method.get("name", DEFAULT_METHOD))
+    if name == base_method.get("name", DEFAULT_METHOD) or name not in METHOD_SETTINGS:
+        return base
+    keys = {f.name for f in fields(settings_class(name))}
+    return {**base, "method": {k: v for k, v in base_method.items() if k in keys}}
 
 
 def _yaml_position(error: yaml.YAMLError) -> str:
@@ -472,9 +486,14 @@ def _merge(base: dict, update: dict) -> dict:
 
 def from_dict(values: dict) -> Config:
     config = Config()
-    for key, value in _flatten(values):
+    for key, value in _method_name_first(_flatten(values)):
         set_value(config, key, value)
     return config
+
+
+def _method_name_first(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The method is chosen before its keys are set, so they are checked against it."""
+    return sorted(items, key=lambda item: item[0] != "method.name")
 
 
 def _flatten(values: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -501,12 +520,19 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 def set_value(config: Config, key: str, value: Any) -> None:
     """Set a dotted key on the config, converting the value to the field's type."""
+    if key == "method.name":  # another method: its own settings class, shared keys kept
+        if not isinstance(value, str):
+            raise ConfigError(f"method.name: expected str, got {value!r}")
+        config.method = method_settings(value, config.method)
+        return
     target: Any = config
     parts = key.split(".")
     for depth, part in enumerate(parts):
         names = {f.name for f in fields(target)}
         if part not in names:
-            raise ConfigError(f"{key}: unknown key (known here: {', '.join(sorted(names))})")
+            raise ConfigError(
+                f"{key}: unknown key{_for_method(target)} (known here: {', '.join(sorted(names))})"
+            )
         if depth == len(parts) - 1:
             hint = get_type_hints(type(target))[part]
             setattr(target, part, _convert(key, value, hint))
@@ -515,6 +541,10 @@ def set_value(config: Config, key: str, value: Any) -> None:
         if not dataclasses.is_dataclass(target):
             raise ConfigError(f"{key}: {'.'.join(parts[: depth + 1])} is a value, not a group")
     raise ConfigError(f"{key}: is a group, give one of its keys")
+
+
+def _for_method(group: Any) -> str:
+    return f" for method {group.name}" if isinstance(group, MethodConfig) else ""
 
 
 def _convert(key: str, value: Any, hint: Any) -> Any:
@@ -547,6 +577,39 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
     if dataclasses.is_dataclass(hint):
         raise ConfigError(f"{key}: is a group, give one of its keys")
     raise ConfigError(f"{key}: expected {getattr(hint, '__name__', text)}, got {value!r}")
+
+
+# checks for a method's settings class, by key (reported as `method.KEY`)
+
+
+def check_non_negative(settings: MethodConfig, *keys: str) -> None:
+    _check_keys(settings, "method", _check_non_negative, *keys)
+
+
+def check_below_one(settings: MethodConfig, *keys: str) -> None:
+    """Each key in [0, 1)."""
+    for key in keys:
+        value = getattr(settings, key)
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"method.{key}: must be in [0, 1), got {value}")
+
+
+def check_choice(settings: MethodConfig, key: str, choices: tuple[str, ...]) -> None:
+    _check_choice(f"method.{key}", getattr(settings, key), choices)
+
+
+def check_distribution(key: str, values: list[float], size: int) -> None:
+    """`values` is a distribution over `size` categories."""
+    if len(values) != size:
+        raise ConfigError(f"{key}: has {len(values)} entries but method.num_categories is {size}")
+    if any(p < 0 for p in values) or not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+        raise ConfigError(f"{key}: must be non-negative and sum to 1")
+
+
+def _check_keys(group: Any, prefix: str, check, *keys: str) -> None:
+    """`check(f"{prefix}.{key}", value)` for each key of the config group."""
+    for key in keys:
+        check(f"{prefix}.{key}", getattr(group, key))
 
 
 def _check_positive(key: str, value: float) -> None:

@@ -177,18 +177,13 @@ def draw_image_grid(
     axis.set_title(title, fontsize=9)
 
 
-def plot_image_grid(
-    path: Path,
-    images: np.ndarray,
-    column_labels: list[str] | None = None,
-    title: str = "",
-    xlabel: str = "",
-    ylabel: str = "",
-) -> None:
+def plot_image_grid(path: Path, images: np.ndarray, *labels, **named_labels) -> None:
+    """draw_image_grid's picture of `images` [rows, columns, C, H, W] (its labels given
+    as to it), alone in a figure saved to `path`."""
     rows, columns = images.shape[:2]
     size = (max(3.0, 0.45 * columns + 0.8), max(2.5, 0.45 * rows + 1.2))
     figure, axis = plt.subplots(figsize=size)
-    draw_image_grid(axis, images, column_labels, title, xlabel, ylabel)
+    draw_image_grid(axis, images, *labels, **named_labels)
     _save(figure, path)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from cgpgan import evaluation, outputs
-from cgpgan.config import Config, load_config, save_config
+from cgpgan.config import Config, load_config, load_saved_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.data.toy2d import read_points_file
 from cgpgan.errors import RunError, RunExists
@@ -305,7 +305,7 @@ def open_run(directory: Path, device: str | None = None, complete: bool = False)
                 f"{directory}: not a {'complete ' if complete else ''}run directory "
                 f"({name} is missing)"
             )
-    config = load_config(directory / "config.yaml")
+    config = load_saved_config(directory / "config.yaml")
     info = _read_info(directory)
     method = build_method(
         config, tuple(info["sample_shape"]), resolve_device(device or config.train.device)

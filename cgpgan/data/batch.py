@@ -25,6 +25,30 @@ class Batch:
         return Batch(self.data.to(device), labels)
 
 
+class Dataset:
+    """What training reads of a data set: its `items` [N, ...] (points or images) and,
+    where some are revealed (cgpgan.data.reveal_labels), `training_labels` [N]."""
+
+    training_labels: torch.Tensor | None = None
+
+    @property
+    def items(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.items.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, batch_size: int, generator: torch.Generator) -> Batch:
+        """A batch drawn uniformly with replacement, using only `generator`."""
+        indices = torch.randint(len(self.items), (batch_size,), generator=generator)
+        labels = None if self.training_labels is None else self.training_labels[indices]
+        return Batch(self.items[indices], labels)
+
+
 def labelled_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Training labels for a fixed, seeded, class-stratified subset: round(fraction * n_c)
     items of each class c keep their label, the rest are UNLABELLED."""

@@ -18,14 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from cgpgan.config import RESOLUTIONS, DataConfig
-from cgpgan.data.batch import Batch
+from cgpgan.data.batch import Dataset
 from cgpgan.errors import DataError
 from cgpgan.storage import load_numpy
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
-class ImageDataset:
+class ImageDataset(Dataset):
     """Images in memory, [N, C, H, W] in [-1, 1], with optional class labels."""
 
     kind = "images"
@@ -47,21 +47,8 @@ class ImageDataset:
         return self.images
 
     @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.images.shape[1:])
-
-    @property
     def num_classes(self) -> int:
         return 0 if self.labels is None else int(self.labels.max()) + 1
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def batch(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """A batch drawn uniformly with replacement, using only `generator`."""
-        indices = torch.randint(len(self.images), (batch_size,), generator=generator)
-        labels = None if self.training_labels is None else self.training_labels[indices]
-        return Batch(self.images[indices], labels)
 
 
 def build_image_dataset(config: DataConfig) -> ImageDataset:

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from cgpgan.config import DataConfig
-from cgpgan.data.batch import Batch
+from cgpgan.data.batch import Dataset
 from cgpgan.errors import DataError
 from cgpgan.storage import load_numpy
 
 
-class PointDataset:
+class PointDataset(Dataset):
     """Points in the plane with the mode (cluster or arm) each was drawn from.
 
     Subclasses define `assign_modes`, which maps any points (e.g. generated ones) to
@@ -35,23 +35,8 @@ class PointDataset:
         return self.points
 
     @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.points.shape[1:])
-
-    @property
     def num_modes(self) -> int:
         return len(self.mode_probabilities)
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    training_labels: torch.Tensor | None = None  # see cgpgan.data.reveal_labels
-
-    def batch(self, batch_size: int, generator: torch.Generator) -> Batch:
-        """A batch drawn uniformly with replacement, using only `generator`."""
-        indices = torch.randint(len(self.points), (batch_size,), generator=generator)
-        labels = None if self.training_labels is None else self.training_labels[indices]
-        return Batch(self.points[indices], labels)
 
     def assign_modes(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from cgpgan.config import METHOD_NAMES, Config
+from cgpgan.config import METHOD_SETTINGS, Config
 from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan import CGPGAN
 from cgpgan.methods.infogan import InfoGAN
@@ -14,17 +14,13 @@ from cgpgan.methods.vanilla import VanillaGAN
 from cgpgan.methods.vcagan import VCAGAN
 from cgpgan.networks import build_networks
 
-METHODS: dict[str, type[Method]] = {
-    "cgpgan": CGPGAN,
-    "vcagan": VCAGAN,
-    "infogan": InfoGAN,
-    "vanilla": VanillaGAN,
-}
-BUILT_IN = tuple(METHODS)  # those shipped with the package
+METHODS: dict[str, type[Method]] = {}
 
 
 def register_method(method_class: type[Method], name: str | None = None) -> type[Method]:
-    """Make a Method subclass selectable as `method.name=NAME` (default: its `name`).
+    """Make a Method subclass selectable as `method.name=NAME` (default: its `name`),
+    with the keys of its `settings` class (a dataclass extending MethodConfig) under
+    `method:`.
 
     Usable as a decorator on a class in one's own file:
 
@@ -39,9 +35,13 @@ def register_method(method_class: type[Method], name: str | None = None) -> type
     if name in METHODS and METHODS[name] is not method_class:
         raise ValueError(f"register_method: a method named {name!r} exists already")
     METHODS[name] = method_class
-    if name not in METHOD_NAMES:
-        METHOD_NAMES.append(name)
+    METHOD_SETTINGS[name] = method_class.settings
     return method_class
+
+
+for _built_in in (CGPGAN, VCAGAN, InfoGAN, VanillaGAN):
+    register_method(_built_in)
+BUILT_IN = tuple(METHODS)  # those shipped with the package
 
 
 def build_method(

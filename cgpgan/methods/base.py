@@ -12,9 +12,24 @@ import torch
 from torch import nn
 
 from cgpgan import losses, stats
-from cgpgan.config import Config, TrainConfig
+from cgpgan.config import Config, MethodConfig, TrainConfig, check_distribution
 from cgpgan.data.batch import Batch
 from cgpgan.prior import CategoricalPrior
+
+
+@dataclass
+class FixedPriorConfig(MethodConfig):
+    """Settings of a method whose prior over categories stays fixed."""
+
+    fixed_prior: list[float] | None = None  # the prior over categories; null: uniform
+
+    def initial_prior(self) -> list[float] | None:
+        return self.fixed_prior
+
+    def validate(self) -> None:
+        super().validate()
+        if self.fixed_prior is not None:
+            check_distribution("method.fixed_prior", self.fixed_prior, self.num_categories)
 
 
 @dataclass
@@ -53,6 +68,7 @@ class Method(nn.Module):
     """
 
     name = "method"
+    settings: type[MethodConfig] = MethodConfig  # the class of its `method:` settings
 
     def __init__(self, config: Config, networks):
         super().__init__()
@@ -60,7 +76,7 @@ class Method(nn.Module):
         self.latent_dim = config.network.latent_dim
         self.latent_distribution = config.network.latent_distribution
         self.prior = CategoricalPrior(
-            self.config.num_labels, self.config.num_categories, self.config.fixed_prior
+            self.config.num_labels, self.config.num_categories, self.config.initial_prior()
         )
         self.generator = networks.generator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)

@@ -8,18 +8,55 @@ network helpers below, not in the step."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from cgpgan import losses, stats
 from cgpgan.augment import random_affine
+from cgpgan.config import check_below_one, check_choice, check_non_negative
 from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan_extensions import build_extensions
+from cgpgan.methods.vcagan import VCAGANConfig
 from cgpgan.prior import category_agreement
+
+
+@dataclass
+class CGPGANConfig(VCAGANConfig):
+    """CGPGAN's settings: VCAGAN's, where Q sits, and the named extensions
+    (cgpgan_extensions.py) with the moved copies they use."""
+
+    # Q: own (a separate network, ref) | discriminator (a head on D's trunk features)
+    classifier_trunk: str = "own"
+    # extension: G also trained to be classified by Q (InfoGAN-like)
+    generator_cls_weight: float = 0.0
+    real_consistency_weight: float = 0.0  # extension: Q also learns c_r on moved real images
+    real_consistency_start: int = 0  # real_consistency_weight applies from this step on
+    # real_consistency_weight applies to images whose largest Q probability exceeds this
+    real_consistency_threshold: float = 0.0
+    augment_fakes: bool = False  # extension: Q's loss and penalty on moved copies of the fakes
+    augment_shift: int = 2  # largest shift in pixels of moved copies
+    augment_rotation: float = 0.0  # largest rotation in degrees of moved copies
+    augment_scale: float = 0.0  # largest relative change of scale of moved copies
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice(self, "classifier_trunk", ("own", "discriminator"))
+        check_non_negative(
+            self,
+            "generator_cls_weight",
+            "real_consistency_weight",
+            "real_consistency_start",
+            "augment_shift",
+            "augment_rotation",
+        )
+        check_below_one(self, "real_consistency_threshold", "augment_scale")
 
 
 class CGPGAN(Method):
     name = "cgpgan"
+    settings = CGPGANConfig
 
     def __init__(self, config, networks):
         super().__init__(config, networks)

@@ -3,13 +3,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cgpgan import losses, stats
-from cgpgan.methods.base import TwoHeadMethod
+from cgpgan.config import check_non_negative
+from cgpgan.methods.base import FixedPriorConfig, TwoHeadMethod
 from cgpgan.prior import category_agreement
+
+
+@dataclass
+class InfoGANConfig(FixedPriorConfig):
+    """InfoGAN's settings: its fixed prior and the classification loss weight."""
+
+    lambda_cls: float = 1.0  # classification loss weight (trains D and G)
+
+    def validate(self) -> None:
+        super().validate()
+        check_non_negative(self, "lambda_cls")
 
 
 class InfoGAN(TwoHeadMethod):
     name = "infogan"
+    settings = InfoGANConfig
 
     def __init__(self, config, networks):
         super().__init__(config, networks, (1, 1))  # unconditional logit + Q head

@@ -3,12 +3,20 @@ discriminator, adversarial loss only; the category input is ignored by the loss.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cgpgan import losses, stats
-from cgpgan.methods.base import Method
+from cgpgan.methods.base import FixedPriorConfig, Method
+
+
+@dataclass
+class VanillaConfig(FixedPriorConfig):
+    """Vanilla GAN's settings: the shared ones and the prior G draws its ignored c from."""
 
 
 class VanillaGAN(Method):
     name = "vanilla"
+    settings = VanillaConfig
 
     def __init__(self, config, networks):
         super().__init__(config, networks)

@@ -3,15 +3,34 @@ its gradient penalty is on real data (SPEC.md section 1, "VCAGAN")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 
 from cgpgan import losses, stats
+from cgpgan.config import MethodConfig, check_below_one, check_non_negative
 from cgpgan.methods.base import TwoHeadMethod
 from cgpgan.prior import category_agreement
 
 
+@dataclass
+class VCAGANConfig(MethodConfig):
+    """VCAGAN's settings: the classifier's loss weights and the dynamic prior."""
+
+    lambda_cls: float = 1.0  # classification loss weight
+    lambda_cgp: float = 0.1  # classifier gradient penalty (VCAGAN's lambda_creg)
+    prior_decay: float = 0.999  # EMA decay of the dynamic prior
+    warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
+
+    def validate(self) -> None:
+        super().validate()
+        check_non_negative(self, "lambda_cls", "lambda_cgp", "warmup_steps")
+        check_below_one(self, "prior_decay")
+
+
 class VCAGAN(TwoHeadMethod):
     name = "vcagan"
+    settings = VCAGANConfig
 
     def __init__(self, config, networks):
         # D*(x) -> (a, c'): adversarial and classification logits, both [B, L, K]

@@ -15,6 +15,7 @@ the critic halves the image down to it and ends in dense heads of `2 * outputs` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -25,6 +26,7 @@ from cgpgan.networks.layers import (
     DenseHead,
     EqualizedConv2d,
     EqualizedLinear,
+    NetworkFactory,
     Resample,
     centred_one_hot,
 )
@@ -47,6 +49,14 @@ def channel_widths(config: NetworkConfig, resolution: int) -> dict[int, int]:
         widths[size] = min(config.max_channels, config.channels * resolution // size)
         size //= 2
     return widths
+
+
+def image_layout(
+    config: NetworkConfig, sample_shape: tuple[int, ...]
+) -> tuple[int, int, dict[int, int]]:
+    """(image channels, resolution, channel widths) of images of `sample_shape` [C, H, W]."""
+    resolution = sample_shape[-1]
+    return sample_shape[0], resolution, channel_widths(config, resolution)
 
 
 def _normalization(channels: int, batch_norm: bool) -> nn.Module:
@@ -110,13 +120,9 @@ class ConvGenerator(nn.Module):
         num_categories: int,
     ):
         super().__init__()
-        image_channels, resolution = sample_shape[0], sample_shape[-1]
-        widths = channel_widths(config, resolution)
-        residual, equalized, batch_norm = (
-            config.architecture == "resnet",
-            config.equalized_lr,
-            config.generator_batch_norm,
-        )
+        image_channels, resolution, widths = image_layout(config, sample_shape)
+        residual, equalized = config.architecture == "resnet", config.equalized_lr
+        batch_norm = config.generator_batch_norm
         self.latent_dim = config.latent_dim
         self.base = base_size(resolution)
         base_width = widths[self.base]
@@ -207,13 +213,9 @@ class ConvCritic(nn.Module):
         head_shapes: list[tuple[int, int]],
     ):
         super().__init__()
-        image_channels, resolution = sample_shape[0], sample_shape[-1]
-        widths = channel_widths(config, resolution)
-        residual, equalized, batch_norm = (
-            config.architecture == "resnet",
-            config.equalized_lr,
-            config.critic_batch_norm,
-        )
+        image_channels, resolution, widths = image_layout(config, sample_shape)
+        residual, equalized = config.architecture == "resnet", config.equalized_lr
+        batch_norm = config.critic_batch_norm
         base = base_size(resolution)
         blocks: list[nn.Module] = []
         if residual:  # a 1x1 convolution lifts the image to `channels` feature maps
@@ -281,27 +283,18 @@ class ConvCritic(nn.Module):
         return outputs[0] if len(outputs) == 1 else outputs
 
 
-class ConvFactory:
-    """Builds the networks a method asks for, sized for images of `sample_shape`
-    ([C, H, W]); same interface as MLPFactory."""
+@dataclass
+class ConvFactory(NetworkFactory):
+    """The networks of a method as convolutional networks, for images of `sample_shape`
+    ([C, H, W])."""
 
-    def __init__(
-        self,
-        config: NetworkConfig,
-        sample_shape: tuple[int, ...],
-        num_labels: int,
-        num_categories: int,
-    ):
-        channels, height, width = sample_shape
+    def __post_init__(self) -> None:
+        channels, height, width = self.sample_shape = tuple(self.sample_shape)
         if height != width or height not in RESOLUTIONS:
             raise ValueError(
                 "images must be square, 8 to 256 pixels, 4 to 7 times a power of two "
                 f"(e.g. 16, 28, 32), got {height}x{width}"
             )
-        self.config = config
-        self.sample_shape = tuple(sample_shape)
-        self.num_labels = num_labels
-        self.num_categories = num_categories
 
     def generator(self) -> ConvGenerator:
         return ConvGenerator(self.config, self.sample_shape, self.num_labels, self.num_categories)

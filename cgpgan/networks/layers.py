@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from cgpgan.config import NetworkConfig
+
+
+@dataclass
+class NetworkFactory:
+    """Builds the networks a method asks for (`generator()`, `critic(L, K)`,
+    `two_head(adversarial_shape)`, `head(in_features, shape)`), sized for samples of
+    `sample_shape` and L labels of K categories. Methods only talk to a factory, so every
+    architecture that offers these methods runs every method."""
+
+    config: NetworkConfig
+    sample_shape: tuple[int, ...]
+    num_labels: int
+    num_categories: int
 
 
 class EqualizedLinear(nn.Module):

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from cgpgan.config import NetworkConfig
-from cgpgan.networks.layers import Codebook, DenseHead, EqualizedLinear, centred_one_hot
+from cgpgan.networks.layers import (
+    Codebook,
+    DenseHead,
+    EqualizedLinear,
+    NetworkFactory,
+    centred_one_hot,
+)
 
 
 def _stack(in_features: int, hidden: int, depth: int, equalized: bool) -> nn.Sequential:
@@ -112,24 +118,12 @@ class TwoHeadMLP(nn.Module):
         return adversarial, classification
 
 
-class MLPFactory:
-    """Builds the networks a method asks for, sized for vector samples.
+class MLPFactory(NetworkFactory):
+    """The networks of a method as MLPs, for vector samples."""
 
-    Methods only talk to a factory, so other architectures (e.g. convolutional ones
-    for images) plug in by offering the same three methods.
-    """
-
-    def __init__(
-        self,
-        config: NetworkConfig,
-        sample_shape: tuple[int, ...],
-        num_labels: int,
-        num_categories: int,
-    ):
-        self.config = config
-        self.input_dim = math.prod(sample_shape)
-        self.num_labels = num_labels
-        self.num_categories = num_categories
+    @property
+    def input_dim(self) -> int:
+        return math.prod(self.sample_shape)
 
     def generator(self) -> MLPGenerator:
         return MLPGenerator(self.config, self.num_labels, self.num_categories, self.input_dim)

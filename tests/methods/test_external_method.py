@@ -1,14 +1,28 @@
 """A method written outside the package joins through `register_method` and is then
 chosen by `method.name`, trained by the generic loop, saved, loaded and sampled."""
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 from torch import nn
 
 from cgpgan import ConfigError, Method, Run, register_method, train
+from cgpgan.config import MethodConfig, check_non_negative
 from cgpgan.losses import discriminator_loss, generator_loss
 from cgpgan.methods import METHODS
 from tests.conftest import tiny
+
+
+@dataclass
+class MeanMatchingConfig(MethodConfig):
+    """The toy method's settings: the shared ones and one of its own."""
+
+    generator_weight: float = 1.0  # weight of the generator's loss
+
+    def validate(self) -> None:
+        super().validate()
+        check_non_negative(self, "generator_weight")
 
 
 @register_method
@@ -16,6 +30,7 @@ class MeanMatchingGAN(Method):
     """A toy method defined here, not in the package: a linear critic, logistic loss."""
 
     name = "mean_matching_test"
+    settings = MeanMatchingConfig
 
     def __init__(self, config, networks):
         super().__init__(config, networks)
@@ -30,7 +45,10 @@ class MeanMatchingGAN(Method):
         critic_loss = discriminator_loss("logistic", self.critic(real), self.critic(fake.detach()))
         yield "critic", critic_loss
         fake, _ = self.generate_fakes(real.shape[0])
-        yield "generator", generator_loss("logistic", self.critic(fake))
+        yield (
+            "generator",
+            self.config.generator_weight * generator_loss("logistic", self.critic(fake)),
+        )
 
 
 def test_a_registered_method_trains_saves_and_loads(tmp_path):
@@ -42,6 +60,14 @@ def test_a_registered_method_trains_saves_and_loads(tmp_path):
     assert torch.equal(loaded.method.critic.weight, run.method.critic.weight)
     points, _ = loaded.sample(10)
     assert points.shape == (10, 2)
+
+
+def test_a_registered_method_has_its_own_validated_settings():
+    assert tiny("mean_matching_test", "method.generator_weight=2").method.generator_weight == 2.0
+    with pytest.raises(ConfigError, match="method.generator_weight: must be >= 0"):
+        tiny("mean_matching_test", "method.generator_weight=-1")
+    with pytest.raises(ConfigError, match="generator_weight: unknown key for method cgpgan"):
+        tiny("cgpgan", "method.generator_weight=2")
 
 
 def test_an_unregistered_name_is_refused_and_names_are_not_taken_twice():
