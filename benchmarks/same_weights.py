@@ -29,6 +29,10 @@ CASES = {  # label: (preset, overrides)
     "infogan, 2-D": ("gaussians2d_infogan", ["train.steps=40"]),
     "vanilla, 2-D": ("gaussians2d_vanilla", ["train.steps=40"]),
     "cgpgan, mnist5k recipe": ("mnist5k", SMALL_IMAGES),
+    "cgpgan, mnist5k recipe past its warm-up and consistency start": (
+        "mnist5k",
+        [*SMALL_IMAGES, "method.warmup_steps=2", "method.real_consistency_start=3"],
+    ),
     "vcagan, mnist5k": ("mnist5k_vcagan", SMALL_IMAGES),
     "cgpgan, digits": ("digits", ["train.batch_size=16", "train.steps=6"]),
 }

@@ -59,6 +59,12 @@ class DataConfig:
     # share of each class whose labels training may see (a fixed, seeded subset); 0: none
     labelled_fraction: float = 0.0
     max_images: int = 0  # use a fixed random subset of N images (the same in every run); 0: all
+    # image data with labels: a seeded long-tailed subset, class sizes falling geometrically
+    # from the largest class to largest / R, the classes' order drawn from the seed; 1: as is
+    imbalance_ratio: float = 1.0
+    # image data with labels: the largest seeded subset with these class shares
+    # (entry i: class i); null: as is. 2-D mixtures: set data.probabilities instead
+    class_proportions: list[float] | None = None
 
     @property
     def is_image(self) -> bool:
@@ -70,9 +76,21 @@ class DataConfig:
             raise ConfigError(
                 f"data.labelled_fraction: must be in [0, 1], got {self.labelled_fraction}"
             )
+        if self.imbalance_ratio < 1:
+            raise ConfigError(f"data.imbalance_ratio: must be >= 1, got {self.imbalance_ratio}")
+        if self.class_proportions is not None:
+            check_distribution("data.class_proportions", self.class_proportions)
+        if self.imbalance_ratio > 1 and self.class_proportions is not None:
+            raise ConfigError("data.class_proportions: give it or data.imbalance_ratio, not both")
         if self.is_image:
             self._validate_images()
             return
+        for key in ("imbalance_ratio", "class_proportions"):
+            if getattr(self, key) != getattr(DataConfig, key):
+                raise ConfigError(
+                    f"data.{key}: only for image data with labels; for 2-D mixtures set "
+                    "data.probabilities"
+                )
         _check_positive("data.num_samples", self.num_samples)
         if self.name == "gaussian_mixture":
             _check_positive("data.std", self.std)
@@ -598,9 +616,9 @@ def check_choice(settings: MethodConfig, key: str, choices: tuple[str, ...]) -> 
     _check_choice(f"method.{key}", getattr(settings, key), choices)
 
 
-def check_distribution(key: str, values: list[float], size: int) -> None:
-    """`values` is a distribution over `size` categories."""
-    if len(values) != size:
+def check_distribution(key: str, values: list[float], size: int | None = None) -> None:
+    """`values` is a distribution (over `size` categories, where given)."""
+    if size is not None and len(values) != size:
         raise ConfigError(f"{key}: has {len(values)} entries but method.num_categories is {size}")
     if any(p < 0 for p in values) or not math.isclose(sum(values), 1.0, abs_tol=1e-6):
         raise ConfigError(f"{key}: must be non-negative and sum to 1")

@@ -72,6 +72,9 @@ def draw(run: Run, dataset, metrics: dict | None = None) -> None:
     history = read_history(run.directory)
     if history:
         plots.plot_curves(plots_dir / "curves.png", history)
+        plots.plot_prior_trajectory(
+            plots_dir / "prior_trajectory.png", history, true_probabilities, title
+        )
 
 
 def read_history(directory: Path) -> list[dict]:

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cgpgan.prior import LIVE_THRESHOLD  # noqa: E402
+from cgpgan.prior import LIVE_THRESHOLD, SHARE  # noqa: E402
 
 
 def draw_samples_2d(
@@ -133,6 +133,34 @@ def draw_curves(losses_axis, entropy_axis, history: list[dict]) -> None:
 def plot_curves(path: Path, history: list[dict]) -> None:
     figure, (losses_axis, entropy_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
     draw_curves(losses_axis, entropy_axis, history)
+    _save(figure, path)
+
+
+def draw_prior_trajectory(axis, history: list[dict], true_probabilities=None, title="") -> None:
+    """Each category's prior share (first label) against the training step, from the
+    `prior/share/k` columns of metrics.jsonl; the true class shares, where known, as
+    dashed lines."""
+    keys = [key for key in history[-1] if key.startswith(SHARE)]
+    keys.sort(key=lambda key: int(key[len(SHARE) :]))
+    steps = [row["step"] for row in history]
+    colours = plt.get_cmap("tab20")
+    for index, key in enumerate(keys):
+        values = [row.get(key, np.nan) for row in history]
+        axis.plot(steps, values, color=colours(index % 20), linewidth=1.2, label=key[len(SHARE) :])
+    for share in [] if true_probabilities is None else true_probabilities:
+        axis.axhline(share, color="0.35", linestyle="--", linewidth=0.7)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("prior share")
+    truth = "; dashed: the true class shares" if true_probabilities is not None else ""
+    axis.set_title(f"{title}: prior per category{truth}", fontsize=9)
+    if 0 < len(keys) <= 20:
+        axis.legend(title="category", fontsize=6, title_fontsize=7, ncol=2, loc="upper right")
+
+
+def plot_prior_trajectory(path: Path, *args, **kwargs) -> None:
+    """draw_prior_trajectory's picture alone in a figure saved to `path`."""
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    draw_prior_trajectory(axis, *args, **kwargs)
     _save(figure, path)
 
 

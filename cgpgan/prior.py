@@ -59,6 +59,14 @@ class CategoricalPrior(nn.Module):
         return (self.probabilities >= threshold).sum(dim=1)
 
 
+SHARE = "prior/share/"  # metrics.jsonl: the first label's prior, one key per category
+
+
+def prior_shares(prior: CategoricalPrior) -> dict[str, float]:
+    """{"prior/share/k": P(c_1 = k)} for the first label, read at once (a log row's)."""
+    return {f"{SHARE}{k}": share for k, share in enumerate(prior.probabilities[0].tolist())}
+
+
 def entropy(probabilities: torch.Tensor) -> torch.Tensor:
     """H(P) = -sum_k P_k log P_k over the last dimension (in nats; 0 log 0 = 0)."""
     return -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=-1)

@@ -1,5 +1,6 @@
 """The pictures: labelled axes, categories as columns, `cgpgan sample --out x.png`."""
 
+import json
 import shutil
 
 import matplotlib.image
@@ -155,3 +156,29 @@ def test_sampling_a_dead_category_warns(points_run, tmp_path, capsys):
     assert main(["sample", str(copy), "--category", "0", "--out", str(tmp_path / "a.csv")]) == 0
     assert main(["sample", str(copy), "--out", str(tmp_path / "b.csv")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_prior_trajectory_draws_each_category_against_the_step_with_the_true_shares():
+    history = [
+        {"step": 10, "prior/share/0": 0.5, "prior/share/1": 0.5, "loss/generator": 1.0},
+        {"step": 20, "prior/share/0": 0.7, "prior/share/1": 0.3},
+    ]
+    figure, axis = plt.subplots()
+    plots.draw_prior_trajectory(axis, history, np.array([0.75, 0.25]), "run")
+    solid = [line for line in axis.get_lines() if line.get_linestyle() == "-"]
+    dashed = [line for line in axis.get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in solid] == [[0.5, 0.7], [0.5, 0.3]]
+    assert list(solid[0].get_xdata()) == [10, 20]
+    assert sorted(line.get_ydata()[0] for line in dashed) == [0.25, 0.75]
+    assert axis.get_xlabel() == "training step" and "true class shares" in axis.get_title()
+    plt.close(figure)
+
+
+def test_a_run_logs_its_prior_and_draws_its_trajectory(tmp_path):
+    run = train(tiny("cgpgan", "train.eval_samples=200"), tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        shares = [row[f"prior/share/{k}"] for k in range(4)]
+        assert sum(shares) == pytest.approx(1.0)
+    assert [rows[-1][f"prior/share/{k}"] for k in range(4)] == pytest.approx(run.prior[0].tolist())
+    _read_png(run.directory / "plots" / "prior_trajectory.png")

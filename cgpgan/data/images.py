@@ -46,6 +46,11 @@ class ImageDataset(Dataset):
         """The data, as for every data set: here the images."""
         return self.images
 
+    def subset(self, indices: torch.Tensor) -> ImageDataset:
+        """The images at `indices`, with their labels."""
+        labels = None if self.labels is None else self.labels[indices]
+        return ImageDataset(self.images[indices], labels, self.name, self.skipped)
+
     @property
     def num_classes(self) -> int:
         return 0 if self.labels is None else int(self.labels.max()) + 1

@@ -23,6 +23,7 @@ from cgpgan import stats
 from cgpgan.config import Config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
+from cgpgan.prior import prior_shares
 from cgpgan.run import WEIGHTS, Run, new_run, open_run
 from cgpgan.storage import atomic_write_text, write_json
 from cgpgan.threads import cpu_threads
@@ -219,7 +220,7 @@ class Trainer:
         evaluate_now = config.eval_every and done % config.eval_every == 0 and done < config.steps
         if not (done % config.log_every == 0 or done == config.steps or evaluate_now):
             return None
-        row = {"step": done, **stats.collect()}
+        row = {"step": done, **stats.collect(), **prior_shares(self.method.prior)}
         if evaluate_now:
             row.update(_evaluate_now(self.run, self.dataset, done))
         self.last_row = row
