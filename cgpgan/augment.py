@@ -42,3 +42,19 @@ def random_affine(
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     mode = "nearest" if max_rotation <= 0 and max_scale <= 0 else "bilinear"
     return F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=False)
+
+
+def consistency_moves(
+    x: torch.Tensor, generator: torch.Generator, shift: float, flip: bool, jitter: float
+) -> torch.Tensor:
+    """The moved copies consistency regularisation compares: images [B, C, H, W] shifted
+    by up to `shift` of their size (whole pixels) and, with `flip`, half of them flipped
+    left-right; other data (2-D points) with Gaussian noise of std `jitter`."""
+    if x.dim() != 4:
+        noise = torch.randn(x.shape, generator=generator, device=generator.device)
+        return x + jitter * noise.to(x.device, x.dtype)
+    moved = random_affine(x, generator, max_shift=round(shift * x.shape[-1]))
+    if flip:
+        flipped = torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5
+        moved = torch.where(flipped.to(x.device).view(-1, 1, 1, 1), moved.flip(-1), moved)
+    return moved

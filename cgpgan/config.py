@@ -184,6 +184,14 @@ class MethodConfig:
     adversarial_loss: str = "logistic"  # logistic | hinge | wasserstein
     real_penalty_weight: float = 0.0  # R1 on real data
     fake_penalty_weight: float = 1.0  # squared gradient norm on generated data
+    # none | spectral | gn | pgn: how the critic's score is normalised (docs/normalization.md)
+    critic_normalization: str = "none"
+    # pgn: paper (1 taken from every element of the input gradient) | gn_of_one_minus
+    pgn_reading: str = "paper"
+    consistency_weight: float = 0.0  # weight of (s(moved x_r) - s(x_r))^2 on real data
+    consistency_shift: float = 0.2  # consistency, images: largest shift, share of the size
+    consistency_flip: bool = False  # consistency, images: flip half left-right too
+    consistency_jitter: float = 0.05  # consistency, 2-D points: std of a Gaussian jitter
 
     def initial_prior(self) -> list[float] | None:
         """P(C) at the start, one row; None: uniform."""
@@ -197,6 +205,10 @@ class MethodConfig:
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
         check_non_negative(self, "real_penalty_weight", "fake_penalty_weight")
+        check_choice(self, "critic_normalization", ("none", "spectral", "gn", "pgn"))
+        check_choice(self, "pgn_reading", ("paper", "gn_of_one_minus"))
+        check_non_negative(self, "consistency_weight", "consistency_jitter")
+        check_below_one(self, "consistency_shift")
 
 
 # method name -> the class of its settings; cgpgan.register_method adds to it

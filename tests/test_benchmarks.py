@@ -56,3 +56,24 @@ def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
     ):
         run_all(jobs, workers=1)
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    "script", ["gaussians2d_comparison", "mnist_clustering", "imbalance", "normalization"]
+)
+def test_every_benchmark_configuration_is_a_valid_config(script):
+    """A typo in a benchmark's overrides (or a key its method lacks) fails here, not after
+    an hour of training the rows before it."""
+    import importlib
+
+    from common import job_config, make_jobs
+
+    module = importlib.import_module(script)
+    configurations = {
+        **getattr(module, "CONFIGURATIONS", {}),
+        **getattr(module, "IMAGES", {}),
+        **getattr(module, "POINTS", {}),
+    }
+    assert configurations
+    for job in make_jobs(configurations, 1, "runs", []):
+        job_config(job)

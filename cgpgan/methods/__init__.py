@@ -56,6 +56,7 @@ def build_method(
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, global state untouched
         torch.manual_seed(config.seed)
         method = METHODS[method_config.name](config, networks)
+        method.normalization.prepare(method)  # e.g. spectral norm on the critic's layers
     method.to(device)
     method.latent_generator = torch.Generator(device=device).manual_seed(config.seed)
     return method

@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 from cgpgan import losses, stats
+from cgpgan.augment import consistency_moves
 from cgpgan.config import Config, MethodConfig, TrainConfig, check_distribution
 from cgpgan.data.batch import Batch
+from cgpgan.normalization import build_normalization
 from cgpgan.prior import CategoricalPrior
 
 
@@ -81,6 +83,9 @@ class Method(nn.Module):
         self.generator = networks.generator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.latent_generator = torch.Generator()
+        self.normalization = build_normalization(
+            self.config.critic_normalization, self.config.pgn_reading
+        )
 
     # ------------------------------------------------------------ to override
 
@@ -105,6 +110,14 @@ class Method(nn.Module):
         """The losses of one step on the real `batch` (`batch.data`; `batch.labels` only
         when data.labelled_fraction > 0), as (phase, loss) pairs."""
         raise NotImplementedError
+
+    def critic_network(self) -> nn.Module:
+        """The network whose adversarial score a critic normalisation acts on."""
+        return self.discriminator
+
+    def adversarial_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic's adversarial logits of `x` (what `score` reads)."""
+        return self.discriminator(x)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor | None:
         """Category probabilities [B, L, K] of data `x`, or None if the method has no
@@ -140,8 +153,10 @@ class Method(nn.Module):
         category = self.sample_categories(batch_size)
         return self.generator(self.sample_latent(batch_size), category), category
 
-    # inputs must carry gradients whenever the score needs them (a normalised critic)
-    score_needs_input_gradients = False
+    @property
+    def score_needs_input_gradients(self) -> bool:
+        """Inputs must carry gradients whenever the score needs them (GN, PGN)."""
+        return self.normalization.needs_input_gradients
 
     def score(
         self, x: torch.Tensor, logits: torch.Tensor, category: torch.Tensor | None = None
@@ -149,11 +164,12 @@ class Method(nn.Module):
         """The adversarial score s(x, c) [B] of data `x` from the critic's logits
         D(x) [B, L, K]: class-conditional, mean_l D(x)[l, c_l] (`category` one-hot), or the
         one output of an unconditional critic (L = K = 1, no `category`). Every method
-        makes its adversarial scores here, so a change to how a critic scores (e.g. a
-        normalisation that needs x and its gradient) applies to every method at once."""
+        makes its adversarial scores here, so a change to how a critic scores (the
+        critic normalisation, which may need x and its gradient) applies to every method
+        at once. With several labels the mean over labels is normalised."""
         if category is None:
-            return logits[:, 0, 0]
-        return losses.conditional_score(logits, category)
+            return self.normalization(logits[:, 0, 0], x)
+        return self.normalization(losses.conditional_score(logits, category), x)
 
     def real_and_fakes(
         self, batch: Batch, real_needs_grad: bool = False
@@ -164,13 +180,15 @@ class Method(nn.Module):
         real, fake = self.penalty_inputs(batch.data, fake, real_needs_grad)
         return real, fake, fake_category
 
-    def discriminator_loss(self, real, real_score, fake, fake_score) -> torch.Tensor:
+    def discriminator_loss(
+        self, real, real_score, fake, fake_score, real_category=None
+    ) -> torch.Tensor:
         """D's adversarial loss f_d(s_r, s_f) plus its gradient penalties, with the scores
         and the loss reported."""
         adversarial = losses.discriminator_loss(
             self.config.adversarial_loss, real_score, fake_score
         )
-        penalty = self.adversarial_penalty(real, real_score, fake, fake_score)
+        penalty = self.adversarial_penalty(real, real_score, fake, fake_score, real_category)
         stats.report("score/real", real_score)
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
@@ -182,12 +200,18 @@ class Method(nn.Module):
         real_score: torch.Tensor,
         fake: torch.Tensor,
         fake_score: torch.Tensor,
+        real_category: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Weighted squared-gradient-norm penalties: R1 on `real`, and on `fake`.
+        """Weighted squared-gradient-norm penalties: R1 on `real`, and on `fake`; and the
+        consistency penalty on `real` (scored with `real_category`, as `real_score` was).
 
         Inputs that carry a penalty must have been made to require gradients.
         """
         total = real_score.new_zeros(())
+        if self.config.consistency_weight > 0:
+            consistency = self.consistency_penalty(real, real_score, real_category)
+            stats.report("penalty/consistency", consistency)
+            total = total + self.config.consistency_weight * consistency
         if self.config.real_penalty_weight > 0:
             r1 = losses.squared_gradient_norm(real_score, real)
             stats.report("penalty/real", r1)
@@ -197,6 +221,20 @@ class Method(nn.Module):
             stats.report("penalty/fake", fake_penalty)
             total = total + self.config.fake_penalty_weight * fake_penalty
         return total
+
+    def consistency_penalty(self, real, real_score, real_category=None) -> torch.Tensor:
+        """Consistency regularisation: E (s(moved x_r, c_r) - s(x_r, c_r))^2, the moves
+        drawn from the method's seeded generator."""
+        config = self.config
+        moved = consistency_moves(
+            real.detach(),
+            self.latent_generator,
+            config.consistency_shift,
+            config.consistency_flip,
+            config.consistency_jitter,
+        ).requires_grad_(self.score_needs_input_gradients)
+        moved_score = self.score(moved, self.adversarial_logits(moved), real_category)
+        return (moved_score - real_score).square().mean()
 
     def penalty_inputs(self, real: torch.Tensor, fake: torch.Tensor, real_needs_grad: bool = False):
         """Detached copies of the batches that require gradients where a penalty needs them."""
@@ -233,13 +271,15 @@ class Method(nn.Module):
 
         During the warm-up p is re-centred over the batch. Returns (p, one-hot argmax p).
         """
-        if step < self.config.warmup_steps:
+        if step < self.config.warmup_steps and self.config.warmup_recentre:
             probabilities = losses.recentre(probabilities)
         return probabilities, losses.argmax_one_hot(probabilities)
 
     def update_prior(self, probabilities: torch.Tensor, step: int) -> None:
         """Dynamic prior update after the warm-up (during it the prior stays uniform)."""
         if step >= self.config.warmup_steps:
+            if self.config.prior_estimate == "hard":
+                probabilities = losses.argmax_one_hot(probabilities)
             self.prior.update(probabilities.mean(dim=0), self.config.prior_decay)
         self.report_prior()
 
@@ -251,6 +291,9 @@ class TwoHeadMethod(Method):
     def __init__(self, config: Config, networks, adversarial_shape: tuple[int, int]):
         super().__init__(config, networks)
         self.discriminator = networks.two_head(adversarial_shape)
+
+    def adversarial_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(x)[0]
 
     def optimized_modules(self) -> dict[str, nn.Module]:
         return {"discriminator": self.discriminator, "generator": self.generator}

@@ -131,7 +131,10 @@ class CGPGAN(Method):
         # 3. discriminator: class-conditional adversarial loss + gradient penalties
         real_score = self.score(real, real_logits, real_category)
         fake_score = self.score(fake, self.discriminator(fake), fake_category)
-        yield "discriminator", self.discriminator_loss(real, real_score, fake, fake_score)
+        yield (
+            "discriminator",
+            self.discriminator_loss(real, real_score, fake, fake_score, real_category),
+        )
 
         # 4. classifier: cross-entropy on fakes + classifier gradient penalty
         fake = fake.detach()

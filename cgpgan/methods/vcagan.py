@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from cgpgan import losses, stats
-from cgpgan.config import MethodConfig, check_below_one, check_non_negative
+from cgpgan.config import MethodConfig, check_below_one, check_choice, check_non_negative
 from cgpgan.methods.base import TwoHeadMethod
 from cgpgan.prior import category_agreement
 
@@ -21,11 +21,16 @@ class VCAGANConfig(MethodConfig):
     lambda_cgp: float = 0.1  # classifier gradient penalty (VCAGAN's lambda_creg)
     prior_decay: float = 0.999  # EMA decay of the dynamic prior
     warmup_steps: int = 1000  # prior frozen and pseudo-labels re-centred before this
+    # during the warm-up, re-centre pseudo-labels over the batch (pushes towards balance)
+    warmup_recentre: bool = True
+    # the batch estimate the prior follows: soft (mean of p) | hard (share of argmax p)
+    prior_estimate: str = "soft"
 
     def validate(self) -> None:
         super().validate()
         check_non_negative(self, "lambda_cls", "lambda_cgp", "warmup_steps")
         check_below_one(self, "prior_decay")
+        check_choice(self, "prior_estimate", ("soft", "hard"))
 
 
 class VCAGAN(TwoHeadMethod):
@@ -56,7 +61,7 @@ class VCAGAN(TwoHeadMethod):
             gradient_penalty = losses.confidence_gradient_penalty(real_logits, real)
             stats.report("penalty/classifier", gradient_penalty)
             loss = loss + config.lambda_cgp * gradient_penalty
-        loss = loss + self.adversarial_penalty(real, real_score, fake, fake_score)
+        loss = loss + self.adversarial_penalty(real, real_score, fake, fake_score, real_category)
         stats.report("score/real", real_score)
         stats.report("score/fake", fake_score)
         stats.report("loss/discriminator", adversarial)
