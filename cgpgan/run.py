@@ -279,8 +279,9 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
 
 
 def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], overwrite: bool) -> Run:
-    prepare_directory(directory, overwrite)
+    # a method that cannot be built fails before the directory (or one it replaces) is touched
     method = build_method(config, sample_shape, resolve_device(config.train.device))
+    prepare_directory(directory, overwrite)
     save_config(config, directory / "config.yaml")
     info = {
         "format_version": FORMAT_VERSION,

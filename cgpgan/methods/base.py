@@ -15,6 +15,7 @@ from cgpgan import losses, stats
 from cgpgan.augment import consistency_moves
 from cgpgan.config import Config, MethodConfig, TrainConfig, check_distribution
 from cgpgan.data.batch import Batch
+from cgpgan.errors import ConfigError
 from cgpgan.normalization import build_normalization
 from cgpgan.prior import CategoricalPrior
 
@@ -112,12 +113,20 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def critic_network(self) -> nn.Module:
-        """The network whose adversarial score a critic normalisation acts on."""
-        return self.discriminator
+        """The network whose adversarial score a critic normalisation acts on: by default
+        `self.discriminator`; a method whose critic is elsewhere overrides this."""
+        critic = self._modules.get("discriminator")
+        if critic is None:
+            raise ConfigError(
+                f"method {self.name!r} has no `discriminator`: spectral norm and "
+                "consistency regularisation need it to override Method.critic_network "
+                "and Method.adversarial_logits"
+            )
+        return critic
 
     def adversarial_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's adversarial logits of `x` (what `score` reads)."""
-        return self.discriminator(x)
+        return self.critic_network()(x)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor | None:
         """Category probabilities [B, L, K] of data `x`, or None if the method has no

@@ -111,3 +111,13 @@ def test_a_lazy_phase_runs_every_k_steps_with_its_loss_scaled(tmp_path, monkeypa
     changed = [not torch.equal(a, b) for a, b in zip(critic_weights, critic_weights[1:])]
     assert changed == [False, False, True, False, False, True]  # steps 3 and 6 (0-based)
     assert len([phase for phase, _, _ in LazyCriticGAN.losses_seen if phase == "critic"]) == 7
+
+
+def test_a_method_without_a_discriminator_gets_a_clear_error_for_spectral_norm(tmp_path):
+    with pytest.raises(ConfigError, match="'mean_matching_test' has no `discriminator`"):
+        train(
+            tiny("mean_matching_test", "method.critic_normalization=spectral"),
+            tmp_path / "run",
+            progress=False,
+        )
+    assert not (tmp_path / "run").exists()
