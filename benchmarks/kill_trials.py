@@ -36,6 +36,20 @@ SETTINGS = [
 ]
 
 
+def train_gaussians2d(directory: Path) -> list[str]:
+    """`python -m cgpgan train gaussians2d` into `directory`, quietly."""
+    return [
+        sys.executable,
+        "-m",
+        "cgpgan",
+        "train",
+        "gaussians2d",
+        "--out",
+        str(directory),
+        "--quiet",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -46,17 +60,7 @@ def main() -> None:
     overrides = [item for setting in SETTINGS for item in ("--set", setting)]
     with tempfile.TemporaryDirectory() as folder:
         crashed, whole = Path(folder) / "crashed", Path(folder) / "whole"
-        command = [
-            sys.executable,
-            "-m",
-            "cgpgan",
-            "train",
-            "gaussians2d",
-            "--out",
-            str(crashed),
-            "--quiet",
-            *overrides,
-        ]
+        command = [*train_gaussians2d(crashed), *overrides]
         during_write = resumable = 0
         for trial in range(args.trials):
             before = max(checkpoint.checkpoint_steps(crashed), default=0)
@@ -97,17 +101,7 @@ def main() -> None:
             command = [sys.executable, "-m", "cgpgan", "train", "--resume", str(crashed), "--quiet"]
         finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cgpgan",
-                "train",
-                "gaussians2d",
-                "--out",
-                str(whole),
-                "--quiet",
-                *overrides,
-            ],
+            [*train_gaussians2d(whole), *overrides],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -446,9 +446,14 @@ def load_saved_config(path: Path, overrides: list[str] | None = None) -> Config:
     values = _read_yaml(path)
     method = values.get("method")
     if isinstance(method, dict):
-        keys = {f.name for f in fields(settings_class(method.get("name", DEFAULT_METHOD)))}
-        values["method"] = {key: value for key, value in method.items() if key in keys}
+        values["method"] = _keys_of(method.get("name", DEFAULT_METHOD), method)
     return load_config(values, overrides)
+
+
+def _keys_of(name: str, method: dict) -> dict:
+    """The entries of a `method:` mapping that are settings of the method `name`."""
+    keys = {item.name for item in fields(settings_class(name))}
+    return {key: value for key, value in method.items() if key in keys}
 
 
 def _read_yaml(source: str | Path, depth: int = 0) -> dict:
@@ -491,8 +496,7 @@ def _inherited(base: dict, values: dict) -> dict:
     name = method.get("name", base_method.get("name", DEFAULT_METHOD))
     if name == base_method.get("name", DEFAULT_METHOD) or name not in METHOD_SETTINGS:
         return base
-    keys = {f.name for f in fields(settings_class(name))}
-    return {**base, "method": {k: v for k, v in base_method.items() if k in keys}}
+    return {**base, "method": _keys_of(name, base_method)}
 
 
 def _yaml_position(error: yaml.YAMLError) -> str:

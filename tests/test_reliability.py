@@ -25,6 +25,19 @@ from tests.conftest import tiny
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# small 2-D runs for the subprocess tests, as `--set` arguments
+SMALL_SIZES = [
+    "--set",
+    "network.hidden_dim=16",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.eval_samples=500",
+    "--set",
+    "data.num_samples=2000",
+]
+
+
 def train_command(directory: Path, overrides: list[str]) -> list[str]:
     """`python -m cgpgan train gaussians2d` into `directory`, quietly, with `overrides`."""
     return [
@@ -311,20 +324,7 @@ def test_kill_9_at_random_moments_always_resumes(tmp_path):
     resumes, finishes, and ends with the weights of an uninterrupted run."""
     rng = random.Random(0)
     directory = tmp_path / "run"
-    overrides = [
-        "--set",
-        "train.steps=400",
-        "--set",
-        "train.checkpoint_every=1",
-        "--set",
-        "network.hidden_dim=16",
-        "--set",
-        "train.batch_size=16",
-        "--set",
-        "train.eval_samples=500",
-        "--set",
-        "data.num_samples=2000",
-    ]
+    overrides = ["--set", "train.steps=400", "--set", "train.checkpoint_every=1", *SMALL_SIZES]
     command = train_command(directory, overrides)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trials = 5
@@ -403,14 +403,7 @@ def test_bad_data_never_touches_an_existing_run_directory(tmp_path, capsys):
 
 
 SMALL_2D = [
-    "--set",
-    "network.hidden_dim=16",
-    "--set",
-    "train.batch_size=16",
-    "--set",
-    "train.eval_samples=500",
-    "--set",
-    "data.num_samples=2000",
+    *SMALL_SIZES,
     "--set",
     "train.log_every=1",
 ]
