@@ -58,6 +58,9 @@ class DataConfig:
     skip_bad_files: bool = False  # image_folder: skip unreadable files and count them
     # share of each class whose labels training may see (a fixed, seeded subset); 0: none
     labelled_fraction: float = 0.0
+    # image data with labels: share of each class held out for validation (a seeded,
+    # stratified subset that training never sees, scored by the held-out metrics); 0: none
+    validation_fraction: float = 0.0
     max_images: int = 0  # use a fixed random subset of N images (the same in every run); 0: all
     # image data with labels: a seeded long-tailed subset, class sizes falling geometrically
     # from the largest class to largest / R, the classes' order drawn from the seed; 1: as is
@@ -76,6 +79,10 @@ class DataConfig:
             raise ConfigError(
                 f"data.labelled_fraction: must be in [0, 1], got {self.labelled_fraction}"
             )
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"data.validation_fraction: must be in [0, 1), got {self.validation_fraction}"
+            )
         if self.imbalance_ratio < 1:
             raise ConfigError(f"data.imbalance_ratio: must be >= 1, got {self.imbalance_ratio}")
         if self.class_proportions is not None:
@@ -85,7 +92,7 @@ class DataConfig:
         if self.is_image:
             self._validate_images()
             return
-        for key in ("imbalance_ratio", "class_proportions"):
+        for key in ("imbalance_ratio", "class_proportions", "validation_fraction"):
             if getattr(self, key) != getattr(DataConfig, key):
                 raise ConfigError(
                     f"data.{key}: only for image data with labels; for 2-D mixtures set "
@@ -225,9 +232,13 @@ def settings_class(name: str) -> type[MethodConfig]:
 
 def method_settings(name: str, carried: MethodConfig | None = None) -> MethodConfig:
     """Settings of the method `name` at its defaults, except the keys it shares with
-    `carried` (the settings of the method chosen before), which keep their values."""
+    `carried` (the settings of the method chosen before) that were set there (differ
+    from that method's defaults), which keep their values."""
     cls = settings_class(name)
     shared = {f.name for f in fields(cls)} & {f.name for f in fields(carried)} if carried else ()
+    if carried is not None:
+        defaults = type(carried)()
+        shared = {key for key in shared if getattr(carried, key) != getattr(defaults, key)}
     settings = cls(**{key: copy.deepcopy(getattr(carried, key)) for key in shared})
     settings.name = name
     return settings

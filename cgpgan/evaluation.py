@@ -19,9 +19,11 @@ def evaluate(
     dataset,
     baselines: bool | None = None,
     inception: str | None = None,
+    quick: bool = False,
 ) -> dict:
     """Every registered metric that applies to the run, on `train.eval_samples`
-    samples with the run's seed, then its step and training time (`info`, run.json).
+    samples with the run's seed, then its step and training time (`info`, run.json);
+    `quick` leaves out the slow metrics (as the evaluations during training do).
 
     Baselines (k-means, Gaussian mixtures) run when `baselines`, by default
     `train.eval_baselines`. With `inception` (a local Inception-v3 weights file), images
@@ -42,6 +44,7 @@ def evaluate(
         seed=config.seed,
         extractor=extractor,
         skip=() if baselines else ("baselines",),
+        quick=quick,
     )
     metrics["step"] = info.get("step", 0)
     metrics["train_seconds"] = info.get("train_seconds", 0.0)

@@ -58,6 +58,23 @@ def classification_loss(logits: torch.Tensor, category: torch.Tensor) -> torch.T
     return -(category * F.log_softmax(logits, dim=2)).sum(dim=2).mean()
 
 
+def multi_hinge_loss(logits: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+    """Crammer-Singer multi-hinge max(0, 1 - C_y(x) + max_{k != y} C_k(x)) of the category
+    y that one-hot `category` marks (MHGAN, SPEC.md section 2), averaged over batch and
+    labels; an all-zero row of `category` (no category given) contributes 0, as in
+    `classification_loss`."""
+    given = category.sum(dim=2)  # [B, L]: 1 where a category is marked
+    true_logit = (logits * category).sum(dim=2)
+    others = logits.masked_fill(category.bool(), float("-inf")).amax(dim=2)
+    return (given * F.relu(1 - true_logit + others)).mean()
+
+
+CLASSIFICATION_LOSSES = {
+    "cross_entropy": classification_loss,
+    "multi_hinge": multi_hinge_loss,
+}
+
+
 def classifier_gradient_penalty(
     logits: torch.Tensor, inputs: torch.Tensor, category: torch.Tensor
 ) -> torch.Tensor:

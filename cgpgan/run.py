@@ -216,8 +216,10 @@ class Run:
         baselines: bool | None = None,
         inception: str | None = None,
         dataset=None,
+        quick: bool = False,
     ) -> dict:
-        """Compute the metrics (printed by the CLI), write metrics.json and the plots.
+        """Compute the metrics (printed by the CLI), write metrics.json and the plots;
+        `quick`: without the slow metrics.
 
         Every registered metric that applies to the run (see `evaluation.evaluate`);
         baselines by default as `train.eval_baselines`. With `inception` (a local
@@ -227,7 +229,7 @@ class Run:
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
         metrics = evaluation.evaluate(
-            self.method, self.config, self.info, dataset, baselines, inception
+            self.method, self.config, self.info, dataset, baselines, inception, quick
         )
         if write:
             write_json(self.directory / "metrics.json", metrics)
@@ -278,9 +280,12 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def new_run(directory: Path, config: Config, sample_shape: tuple[int, ...], overwrite: bool) -> Run:
-    # a method that cannot be built fails before the directory (or one it replaces) is touched
+def new_run(directory: Path, config: Config, dataset, overwrite: bool) -> Run:
+    """A fresh run of `config` on `dataset` in `directory`; a method that cannot be built
+    or set up from the data fails before the directory (or one it replaces) is touched."""
+    sample_shape = dataset.sample_shape
     method = build_method(config, sample_shape, resolve_device(config.train.device))
+    method.fit_to_data(dataset)
     prepare_directory(directory, overwrite)
     save_config(config, directory / "config.yaml")
     info = {

@@ -59,7 +59,7 @@ def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "script", ["gaussians2d_comparison", "mnist_clustering", "imbalance", "normalization"]
+    "script", ["gaussians2d_comparison", "mnist_clustering", "imbalance", "normalization", "mhgan"]
 )
 def test_every_benchmark_configuration_is_a_valid_config(script):
     """A typo in a benchmark's overrides (or a key its method lacks) fails here, not after
@@ -73,6 +73,8 @@ def test_every_benchmark_configuration_is_a_valid_config(script):
         **getattr(module, "CONFIGURATIONS", {}),
         **getattr(module, "IMAGES", {}),
         **getattr(module, "POINTS", {}),
+        **getattr(module, "MHGAN_ROWS", {}),
+        **getattr(module, "OTHER_ROWS", {}),
     }
     assert configurations
     for job in make_jobs(configurations, 1, "runs", []):

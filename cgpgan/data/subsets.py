@@ -55,3 +55,18 @@ def imbalanced_indices(
     else:
         shares = np.asarray(config.class_proportions, dtype=float)
     return class_subset(labels, shares, rng)
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (kept, held-out) indices: round(fraction * n_c) items of each class c held
+    out, at least one where the class has two or more, drawn from its own seeded stream."""
+    rng = np.random.default_rng([seed, 4])
+    held_out = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(max(round(fraction * len(members)), 1), len(members) - 1)
+        held_out.append(rng.choice(members, count, replace=False))
+    held = np.sort(np.concatenate(held_out))
+    return np.setdiff1d(np.arange(len(labels)), held), held

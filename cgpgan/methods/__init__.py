@@ -10,6 +10,7 @@ from cgpgan.config import METHOD_SETTINGS, Config
 from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan import CGPGAN
 from cgpgan.methods.infogan import InfoGAN
+from cgpgan.methods.mhgan import MHGAN
 from cgpgan.methods.vanilla import VanillaGAN
 from cgpgan.methods.vcagan import VCAGAN
 from cgpgan.networks import build_networks
@@ -39,7 +40,7 @@ def register_method(method_class: type[Method], name: str | None = None) -> type
     return method_class
 
 
-for _built_in in (CGPGAN, VCAGAN, InfoGAN, VanillaGAN):
+for _built_in in (CGPGAN, VCAGAN, InfoGAN, VanillaGAN, MHGAN):
     register_method(_built_in)
 BUILT_IN = tuple(METHODS)  # those shipped with the package
 

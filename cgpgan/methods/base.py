@@ -72,6 +72,7 @@ class Method(nn.Module):
 
     name = "method"
     settings: type[MethodConfig] = MethodConfig  # the class of its `method:` settings
+    needs_labels = False  # trains only with labels (data.labelled_fraction > 0)
 
     def __init__(self, config: Config, networks):
         super().__init__()
@@ -127,6 +128,10 @@ class Method(nn.Module):
     def adversarial_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's adversarial logits of `x` (what `score` reads)."""
         return self.critic_network()(x)
+
+    def fit_to_data(self, dataset) -> None:
+        """Set the method up from its training data, once, when a run starts; most methods
+        need nothing (MHGAN takes its prior from the labelled items' class shares)."""
 
     def classify(self, x: torch.Tensor) -> torch.Tensor | None:
         """Category probabilities [B, L, K] of data `x`, or None if the method has no

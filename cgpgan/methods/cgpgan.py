@@ -62,6 +62,7 @@ class CGPGAN(Method):
         super().__init__(config, networks)
         labels, categories = self.config.num_labels, self.config.num_categories
         self.extensions = build_extensions(self.config)
+        self.classification_loss = losses.CLASSIFICATION_LOSSES[self.config.classifier_loss]
         self.discriminator = networks.critic(labels, categories)  # D(x) -> [B, L, K]
         if self.config.classifier_trunk == "own":  # Q(x) -> [B, L, K], a network of its own (ref)
             self.classifier = networks.critic(labels, categories)
@@ -136,13 +137,13 @@ class CGPGAN(Method):
             self.discriminator_loss(real, real_score, fake, fake_score, real_category),
         )
 
-        # 4. classifier: cross-entropy on fakes + classifier gradient penalty
+        # 4. classifier: cross-entropy (or multi-hinge) on fakes + classifier gradient penalty
         fake = fake.detach()
         for extension in self.extensions:
             fake = extension.classifier_inputs(self, fake)
         fake = fake.requires_grad_(True)
         logits = self.classifier_logits(fake)
-        classification = losses.classification_loss(logits, fake_category)
+        classification = self.classification_loss(logits, fake_category)
         gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
         stats.report("loss/classification", classification)
         stats.report("penalty/classifier", gradient_penalty)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from cgpgan import losses, stats
+from cgpgan import stats
 
 
 class Extension:
@@ -40,7 +40,7 @@ class MovedFakes(Extension):
 class RealConsistency(Extension):
     """`method.real_consistency_*`: from step `start` on, Q keeps its pseudo-label c_r on
     moved copies of the real images whose largest probability exceeds `threshold`:
-    weight * CE(Q(move(x_r)), c_r * [p_max > threshold])."""
+    weight * L_cls(Q(move(x_r)), c_r * [p_max > threshold]), L_cls Q's loss."""
 
     def __init__(self, weight: float, start: int, threshold: float):
         self.weight, self.start, self.threshold = weight, start, threshold
@@ -49,7 +49,7 @@ class RealConsistency(Extension):
         if step < self.start:
             return None
         confident = (real_confidence > self.threshold).float()
-        consistency = losses.classification_loss(
+        consistency = method.classification_loss(
             method.classifier_logits(method.move(real.detach())), real_category * confident
         )
         stats.report("loss/real_consistency", consistency)
@@ -57,7 +57,8 @@ class RealConsistency(Extension):
 
 
 class GeneratorClassification(Extension):
-    """`method.generator_cls_weight`: InfoGAN's term on G, weight * CE(Q(G(z, c)), c)."""
+    """`method.generator_cls_weight`: InfoGAN's term on G, weight * L_cls(Q(G(z, c)), c),
+    L_cls Q's loss."""
 
     needs_generator_classes = True
 
@@ -65,7 +66,7 @@ class GeneratorClassification(Extension):
         self.weight = weight
 
     def generator_term(self, method, fake_classes, fake_category):
-        return self.weight * losses.classification_loss(fake_classes, fake_category)
+        return self.weight * method.classification_loss(fake_classes, fake_category)
 
 
 def build_extensions(config) -> list[Extension]:

@@ -25,12 +25,16 @@ class VCAGANConfig(MethodConfig):
     warmup_recentre: bool = True
     # the batch estimate the prior follows: soft (mean of p) | hard (share of argmax p)
     prior_estimate: str = "soft"
+    # the classifier's loss on generated data: cross_entropy | multi_hinge (Crammer-Singer,
+    # MHGAN's); the classifier gradient penalty is the same with either
+    classifier_loss: str = "cross_entropy"
 
     def validate(self) -> None:
         super().validate()
         check_non_negative(self, "lambda_cls", "lambda_cgp", "warmup_steps")
         check_below_one(self, "prior_decay")
         check_choice(self, "prior_estimate", ("soft", "hard"))
+        check_choice(self, "classifier_loss", tuple(losses.CLASSIFICATION_LOSSES))
 
 
 class VCAGAN(TwoHeadMethod):
@@ -40,13 +44,14 @@ class VCAGAN(TwoHeadMethod):
     def __init__(self, config, networks):
         # D*(x) -> (a, c'): adversarial and classification logits, both [B, L, K]
         super().__init__(config, networks, (config.method.num_labels, config.method.num_categories))
+        self.classification_loss = losses.CLASSIFICATION_LOSSES[self.config.classifier_loss]
 
     def training_losses(self, batch, step):
         config = self.config
         batch_size = batch.data.shape[0]
         real, fake, fake_category = self.real_and_fakes(batch, config.lambda_cgp > 0)
 
-        # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * CE(c_f, c'_f) + lambda_creg * L_creg
+        # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * L_cls(c_f, c'_f) + lambda_creg * L_creg
         real_adversarial, real_logits = self.discriminator(real)
         fake_adversarial, fake_logits = self.discriminator(fake)
         real_probabilities, real_category = self.pseudo_labels(
@@ -55,7 +60,7 @@ class VCAGAN(TwoHeadMethod):
         real_score = self.score(real, real_adversarial, real_category)
         fake_score = self.score(fake, fake_adversarial, fake_category)
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
-        classification = losses.classification_loss(fake_logits, fake_category)
+        classification = self.classification_loss(fake_logits, fake_category)
         loss = adversarial + config.lambda_cls * classification
         if config.lambda_cgp > 0:
             gradient_penalty = losses.confidence_gradient_penalty(real_logits, real)

@@ -20,6 +20,8 @@ module mapping images in [0, 1] to [B, F] features), improved precision/recall
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -133,9 +135,11 @@ def image_quality(
     # the metrics get the features through an identity: the extractor runs once per image
     features = _Features(real_features.shape[1])
     fid = FrechetInceptionDistance(feature=features)
-    kid = KernelInceptionDistance(
-        feature=features, subset_size=min(1000, len(real_features), len(fake_features))
-    )
+    with warnings.catch_warnings():  # that it keeps every feature: a few thousand here
+        warnings.simplefilter("ignore", UserWarning)
+        kid = KernelInceptionDistance(
+            feature=features, subset_size=min(1000, len(real_features), len(fake_features))
+        )
     for metric in (fid, kid):
         metric.update(real_features, real=True)
         metric.update(fake_features, real=False)

@@ -7,7 +7,10 @@ What a metric can need (`NEEDS`):
 - "images" or "points": the kind of data set;
 - "labels": the data set has true classes (used for scoring only);
 - "classifier": the method has a classifier Q (`Method.classify` is not None);
-- "extractor": a feature extractor was given (an Inception-v3 for FID).
+- "extractor": a feature extractor was given (an Inception-v3 for FID);
+- "validation": the data set holds items out of training (`data.validation_fraction`).
+
+A metric registered as `slow` is skipped by the quick evaluations during training.
 
 A metric written outside the package joins with the same decorator:
 
@@ -25,6 +28,7 @@ from functools import cached_property
 
 import torch
 
+from cgpgan.metrics import conditional
 from cgpgan.metrics.batches import classify_all, self_accuracy
 from cgpgan.metrics.images import (
     baseline_scores,
@@ -35,7 +39,7 @@ from cgpgan.metrics.images import (
 from cgpgan.metrics.toy2d import mode_metrics, real_mode_scores
 from cgpgan.prior import LIVE_THRESHOLD, entropy
 
-NEEDS = ("images", "points", "labels", "classifier", "extractor")
+NEEDS = ("images", "points", "labels", "classifier", "extractor", "validation")
 
 
 class Evaluation:
@@ -83,6 +87,8 @@ class Evaluation:
             provided.add("extractor")
         if self.has_classifier:
             provided.add("classifier")
+        if getattr(self.dataset, "validation", None) is not None:
+            provided.add("validation")
         return frozenset(provided)
 
     def shared(self, name: str, compute: Callable[[], object]):
@@ -97,14 +103,16 @@ class Metric:
     name: str
     compute: Callable[[Evaluation], dict]
     needs: frozenset[str]
+    slow: bool = False
 
 
 METRICS: dict[str, Metric] = {}  # by name, in the order `evaluate` runs them
 
 
-def register_metric(name: str, needs: Collection[str] = ()):
+def register_metric(name: str, needs: Collection[str] = (), slow: bool = False):
     """Decorator: `compute(evaluation) -> dict` joins the metrics that `evaluate` runs
-    on every run providing `needs` (see NEEDS); its keys are merged into the results."""
+    on every run providing `needs` (see NEEDS); its keys are merged into the results.
+    A `slow` metric is left out of quick evaluations."""
     unknown = sorted(set(needs) - set(NEEDS))
     if unknown:
         raise ValueError(f"register_metric: unknown needs {unknown} (known: {', '.join(NEEDS)})")
@@ -112,7 +120,7 @@ def register_metric(name: str, needs: Collection[str] = ()):
     def register(compute: Callable[[Evaluation], dict]) -> Callable[[Evaluation], dict]:
         if name in METRICS and METRICS[name].compute is not compute:
             raise ValueError(f"register_metric: a metric named {name!r} exists already")
-        METRICS[name] = Metric(name, compute, frozenset(needs))
+        METRICS[name] = Metric(name, compute, frozenset(needs), slow)
         return compute
 
     return register
@@ -126,16 +134,18 @@ def evaluate(
     seed: int = 0,
     extractor: torch.nn.Module | None = None,
     skip: Collection[str] = (),
+    quick: bool = False,
 ) -> dict:
-    """Every registered metric whose needs this run meets, except those named in `skip`,
-    merged into one dict."""
+    """Every registered metric whose needs this run meets, except those named in `skip`
+    (and the slow ones when `quick`), merged into one dict."""
     unknown = sorted(set(skip) - set(METRICS))
     if unknown:
         raise ValueError(f"evaluate: no metrics named {unknown}")
     evaluation = Evaluation(method, dataset, num_samples, seed, extractor)
     metrics: dict = {}
     for metric in METRICS.values():
-        if metric.name not in skip and metric.needs <= evaluation.provides:
+        wanted = metric.name not in skip and not (quick and metric.slow)
+        if wanted and metric.needs <= evaluation.provides:
             metrics.update(metric.compute(evaluation))
     return metrics
 
@@ -203,6 +213,75 @@ def _image_quality(evaluation: Evaluation) -> dict:
         evaluation.extractor,
         min(evaluation.num_samples, 5000),
         seed=evaluation.seed,
+    )
+
+
+def _category_classes(evaluation: Evaluation):
+    """The class of each category (see `conditional.category_classes`)."""
+    dataset = evaluation.dataset
+    return evaluation.shared(
+        "category_classes",
+        lambda: conditional.category_classes(
+            _real_probabilities(evaluation),
+            dataset.labels.numpy(),
+            dataset.training_labels is not None,
+        ),
+    )
+
+
+def _evaluation_classifier(evaluation: Evaluation) -> conditional.EvaluationClassifier:
+    """The evaluation classifier of the real training images, trained once per data set
+    and seed (kept on the data set object for later evaluations of the same run)."""
+    dataset, seed = evaluation.dataset, evaluation.seed
+    cache = dataset.__dict__.setdefault("_evaluation_classifiers", {})
+    if seed not in cache:
+        cache[seed] = conditional.train_classifier(
+            dataset.images, dataset.labels, dataset.num_classes, seed
+        )
+    return cache[seed]
+
+
+@register_metric("validation_accuracy", needs=("images", "classifier", "labels", "validation"))
+def _validation_accuracy(evaluation: Evaluation) -> dict:
+    return conditional.validation_accuracy(
+        evaluation.method, evaluation.dataset.validation, _category_classes(evaluation)
+    )
+
+
+@register_metric("conditional", needs=("images", "classifier", "labels"), slow=True)
+def _conditional(evaluation: Evaluation) -> dict:
+    """Conditional accuracy, FID/KID in the evaluation classifier's features, and that
+    classifier's own accuracy on the held-out reals (where there are some)."""
+    dataset, classifier = evaluation.dataset, _evaluation_classifier(evaluation)
+    scores = conditional.conditional_scores(
+        evaluation.method,
+        dataset,
+        classifier,
+        _category_classes(evaluation),
+        min(evaluation.num_samples, 5000),
+        evaluation.seed,
+    )
+    if dataset.validation is not None:
+        predicted = classifier.predict(dataset.validation.images)
+        scores["evaluation_classifier_accuracy"] = float(
+            (predicted == dataset.validation.labels).float().mean()
+        )
+    return scores
+
+
+@register_metric(
+    "classification_accuracy_score",
+    needs=("images", "classifier", "labels", "validation"),
+    slow=True,
+)
+def _classification_accuracy_score(evaluation: Evaluation) -> dict:
+    dataset = evaluation.dataset
+    return conditional.classification_accuracy_score(
+        evaluation.method,
+        dataset,
+        _category_classes(evaluation),
+        dataset.num_classes,
+        evaluation.seed,
     )
 
 

@@ -258,7 +258,7 @@ def train(
             raise RunError("train: give a config, or resume an existing run directory")
         # bad data fails before the directory is touched
         dataset = build_dataset(config.data, config.seed)
-        run = new_run(out, config, dataset.sample_shape, overwrite)
+        run = new_run(out, config, dataset, overwrite)
     # the global random state is seeded (so that every saved state is the same on a rerun)
     # and restored from checkpoints, but the caller's is given back afterwards
     with cpu_threads(run.config), torch.random.fork_rng(devices=[]):
@@ -367,7 +367,7 @@ def _evaluate_now(run: Run, dataset, step: int) -> dict:
     """Scalar metrics of the run as it is now, prefixed `eval/`."""
     run.method.eval()
     run.info["step"] = step
-    metrics = run.evaluate(write=False, draw=False, baselines=False, dataset=dataset)
+    metrics = run.evaluate(write=False, draw=False, baselines=False, dataset=dataset, quick=True)
     if len(run.info["sample_shape"]) == 3:  # a picture of the samples so far
         run.draw_grid(run.directory / "plots" / "progress" / f"samples_{step:07d}.png")
     run.method.train()

@@ -45,6 +45,11 @@ def test_with_fraction_0_no_method_can_read_a_label(name, tmp_path, monkeypatch)
         yield from original(self, batch, step)
 
     monkeypatch.setattr(METHODS[name], "training_losses", recording)
+    if METHODS[name].needs_labels:  # refused before its directory is made
+        with pytest.raises(ConfigError, match="labelled_fraction"):
+            train(tiny(name, "train.steps=3"), tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()
+        return
     train(tiny(name, "train.steps=3"), tmp_path / "run", progress=False, evaluate=False)
     assert seen == [None, None, None]  # and no label reached the step
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from cgpgan.config import ConfigError, load_config
 from cgpgan.data import build_dataset
-from cgpgan.data.subsets import class_subset, long_tail_shares
+from cgpgan.data.subsets import class_subset, long_tail_shares, stratified_split
 from cgpgan.errors import DataError
 
 
@@ -86,3 +86,32 @@ def test_data_without_labels_cannot_be_made_imbalanced(tmp_path):
     config = load_config("digits", ["data.name=npz", f"data.path={path}", "data.imbalance_ratio=4"])
     with pytest.raises(DataError, match="data.imbalance_ratio: data set npz has no labels"):
         build_dataset(config.data, config.seed)
+
+
+def test_validation_fraction_holds_out_a_seeded_stratified_subset():
+    """data.validation_fraction: per class round(f * n_c) items held out, none of them in
+    the training items, the same for a seed and another for another seed."""
+    import torch
+
+    config = load_config("digits", ["data.validation_fraction=0.1"])
+    whole = build_dataset(load_config("digits").data, seed=3)
+    dataset = build_dataset(config.data, seed=3)
+    held = dataset.validation
+    assert len(dataset) + len(held) == len(whole)
+    for label in range(10):
+        n_c = int((whole.labels == label).sum())
+        assert int((held.labels == label).sum()) == round(0.1 * n_c)
+    kept, held_out = stratified_split(whole.labels.numpy(), 0.1, seed=3)
+    assert len(np.intersect1d(kept, held_out)) == 0
+    assert len(kept) + len(held_out) == len(whole)
+    assert torch.equal(held.images, whole.images[held_out])
+    assert torch.equal(dataset.images, whole.images[kept])
+    again = build_dataset(config.data, seed=3).validation
+    assert torch.equal(held.images, again.images)
+    other = build_dataset(config.data, seed=4).validation
+    assert not torch.equal(held.images, other.images)
+    assert build_dataset(load_config("digits").data, seed=3).validation is None
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        load_config("digits", ["data.validation_fraction=1.0"])
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        load_config("gaussians2d", ["data.validation_fraction=0.1"])

@@ -9,6 +9,13 @@ from cgpgan.methods import BUILT_IN, build_method
 from tests.conftest import tiny
 
 
+def labelled(real: torch.Tensor, num_categories: int = 4) -> Batch:
+    """A batch whose every item is labelled (the methods without labels ignore them)."""
+    batch = Batch(real, torch.arange(len(real)) % num_categories)
+    batch.labelled = batch
+    return batch
+
+
 def _one_step(method, config, step=0):
     optimizers = {
         name: phase.make_optimizer(config.train)
@@ -16,7 +23,7 @@ def _one_step(method, config, step=0):
     }
     real = torch.randn(8, 2)
     phases = []
-    for phase, loss in method.training_losses(Batch(real), step):
+    for phase, loss in method.training_losses(labelled(real), step):
         assert torch.isfinite(loss), phase
         method.zero_grad(set_to_none=True)
         loss.backward()
@@ -28,7 +35,12 @@ def _one_step(method, config, step=0):
 @pytest.mark.parametrize("name", sorted(BUILT_IN))
 @pytest.mark.parametrize("conditioning", ["plain", "codebook"])
 def test_one_training_step_updates_every_optimized_module(name, conditioning):
-    config = tiny(name, f"network.conditioning={conditioning}", "method.real_penalty_weight=1.0")
+    config = tiny(
+        name,
+        f"network.conditioning={conditioning}",
+        "method.real_penalty_weight=1.0",
+        "method.fake_penalty_weight=1.0",
+    )
     method = build_method(config, (2,))
     before = copy.deepcopy(method.state_dict())
     stats.collect()
