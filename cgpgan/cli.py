@@ -1,4 +1,4 @@
-"""Command line: `cgpgan train | evaluate | sample | cluster | config | presets`.
+"""Command line: `cgpgan train | evaluate | probe | sample | cluster | config | presets`.
 
 Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
 Errors a user can fix are printed as one line and exit with code 2.
@@ -113,6 +113,23 @@ def _parser() -> argparse.ArgumentParser:
             " adds FID, KID, precision/recall (image runs only; nothing to install)"
         ),
     )
+
+    probe = _run_command(
+        commands,
+        "probe",
+        "score the features a run learnt (linear probe, k-means); writes RUN_DIR/probe.json",
+        _probe,
+    )
+    probe.add_argument(
+        "--features",
+        choices=("critic", "classifier"),
+        default="critic",
+        help="the critic's trunk (default) or the classifier's, where the method has its own",
+    )
+    probe.add_argument(
+        "--repeats", type=int, default=20, help="k-means repetitions (each best of 5 starts)"
+    )
+    probe.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     sample = _run_command(commands, "sample", "generate samples from a trained run", _sample)
     sample.add_argument(
@@ -258,6 +275,20 @@ def _evaluate(args) -> int:
     with cpu_threads(run.config):  # as many threads as its training had
         _print_metrics(run.evaluate(inception=args.inception))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
+    return 0
+
+
+def _probe(args) -> int:
+    from cgpgan.run import Run
+    from cgpgan.threads import cpu_threads
+
+    if args.repeats <= 0:
+        raise RunError(f"--repeats: must be > 0, got {args.repeats}")
+    run = Run.load(args.run_dir, device=args.device)
+    with cpu_threads(run.config):
+        scores = run.probe(args.features, args.repeats)
+    _print_metrics(scores)
+    print(f"wrote {Path(args.run_dir) / 'probe.json'}")
     return 0
 
 

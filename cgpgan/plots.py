@@ -164,6 +164,22 @@ def plot_prior_trajectory(path: Path, *args, **kwargs) -> None:
     _save(figure, path)
 
 
+def draw_embedding(axis, embedding: np.ndarray, classes: np.ndarray, title: str = "") -> None:
+    """A 2-D embedding of features [N, 2], each item coloured by its true class."""
+    colours = plt.get_cmap("tab10" if classes.max() < 10 else "tab20")
+    for label in np.unique(classes):
+        mine = classes == label
+        axis.scatter(*embedding[mine].T, s=3, color=colours(int(label) % 20), label=str(label))
+    axis.set_title(title, fontsize=9)
+    axis.legend(title="class", fontsize=6, title_fontsize=7, markerscale=3, loc="best")
+
+
+def plot_embedding(path: Path, *args, **kwargs) -> None:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    draw_embedding(axis, *args, **kwargs)
+    _save(figure, path)
+
+
 def _to_display(image: np.ndarray) -> np.ndarray:
     """[C, H, W] in [-1, 1] to what imshow takes."""
     image = np.clip((image + 1) / 2, 0, 1)

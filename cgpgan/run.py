@@ -251,6 +251,23 @@ class Run:
         """The sample grid of `label` (see `sample_grid`), columns labelled with the prior."""
         outputs.draw_grid(self, path, label, rows)
 
+    def probe(self, network: str = "critic", repeats: int = 20, dataset=None) -> dict:
+        """Representation probes of the `network` features (`cgpgan.metrics.probe`):
+        linear-probe and spherical k-means scores, written to probe.json, and the
+        features' PCA embedding coloured by class in plots/probe_embedding.png."""
+        from cgpgan.metrics.probe import probe
+        from cgpgan.plots import plot_embedding
+
+        if dataset is None:
+            dataset = build_dataset(self.config.data, self.config.seed)
+        if dataset.labels is None:
+            raise RunError(f"probe: data set {self.config.data.name} has no labels to score")
+        scores, embedding, classes = probe(self.method, dataset, network, self.config.seed, repeats)
+        write_json(self.directory / "probe.json", scores)
+        title = f"{self.config.method.name}: {network} features (PCA), by true class"
+        plot_embedding(self.directory / "plots" / "probe_embedding.png", embedding, classes, title)
+        return scores
+
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
         contingency table of real data)."""

@@ -11,6 +11,7 @@ from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan import CGPGAN
 from cgpgan.methods.infogan import InfoGAN
 from cgpgan.methods.mhgan import MHGAN
+from cgpgan.methods.structural import Structural
 from cgpgan.methods.vanilla import VanillaGAN
 from cgpgan.methods.vcagan import VCAGAN
 from cgpgan.networks import build_networks
@@ -40,7 +41,7 @@ def register_method(method_class: type[Method], name: str | None = None) -> type
     return method_class
 
 
-for _built_in in (CGPGAN, VCAGAN, InfoGAN, VanillaGAN, MHGAN):
+for _built_in in (CGPGAN, VCAGAN, InfoGAN, VanillaGAN, MHGAN, Structural):
     register_method(_built_in)
 BUILT_IN = tuple(METHODS)  # those shipped with the package
 

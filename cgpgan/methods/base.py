@@ -129,6 +129,16 @@ class Method(nn.Module):
         """The critic's adversarial logits of `x` (what `score` reads)."""
         return self.critic_network()(x)
 
+    def representation(self, x: torch.Tensor, network: str = "critic") -> torch.Tensor:
+        """Features [B, F] of `x` for representation probes: the critic's trunk
+        (`critic`), or the classifier's (`classifier`) where the method has one of its own."""
+        if network == "critic":
+            return self.critic_network().features(x)
+        raise ConfigError(
+            f"probe: method {self.name!r} has no classifier network of its own; "
+            "probe the critic's features"
+        )
+
     def fit_to_data(self, dataset) -> None:
         """Set the method up from its training data, once, when a run starts; most methods
         need nothing (MHGAN takes its prior from the labelled items' class shares)."""

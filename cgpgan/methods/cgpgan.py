@@ -106,6 +106,11 @@ class CGPGAN(Method):
             config.augment_scale,
         )
 
+    def representation(self, x, network="critic"):
+        if network == "classifier" and self.config.classifier_trunk == "own":
+            return self.classifier.features(x)
+        return super().representation(x, network)
+
     def optimized_modules(self):
         return {
             "discriminator": self.discriminator,

@@ -111,8 +111,12 @@ class TwoHeadMLP(nn.Module):
             config.hidden_dim, math.prod(classifier_shape), config.equalized_lr
         )
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared trunk's output, [B, hidden_dim]."""
+        return self.trunk(x.flatten(1))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.trunk(x.flatten(1))
+        features = self.features(x)
         adversarial = self.adversarial_head(features).view(-1, *self.adversarial_shape)
         classification = self.classifier_head(features).view(-1, *self.classifier_shape)
         return adversarial, classification
