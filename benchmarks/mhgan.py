@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import make_jobs, mean_std_table, run_all, slug  # noqa: E402
+from common import finished_metrics, make_jobs, mean_std_table, run_all, slug  # noqa: E402
 
 HELD_OUT = ["data.validation_fraction=0.1"]
 MHGAN_ROWS = {  # 3 seeds each (--seeds)
@@ -58,6 +59,11 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/benchmark-mhgan")
     parser.add_argument("--docs", default="docs/benchmarks")
     parser.add_argument("--set", dest="extra", action="append", default=[], help="every run")
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: the table of the runs finished so far, each row's count shown",
+    )
     args = parser.parse_args()
 
     def wanted(rows):
@@ -66,6 +72,10 @@ def main() -> None:
     jobs = make_jobs(wanted(MHGAN_ROWS), args.seeds, args.runs, args.extra) + make_jobs(
         wanted(OTHER_ROWS), args.other_seeds, args.runs, args.extra
     )
+    if args.finished_only:
+        jobs = [job for job in jobs if finished_metrics(job) is not None]
+        counts = {job.label: sum(j.label == job.label for j in jobs) for job in jobs}
+        jobs = [replace(job, label=f"{job.label} ({counts[job.label]} runs)") for job in jobs]
     by_label = run_all(jobs, args.workers)
     for results in by_label.values():
         for metrics in results:
@@ -84,6 +94,7 @@ def main() -> None:
     command = f"benchmarks/mhgan.py --seeds {args.seeds} --other-seeds {args.other_seeds} " + (
         " ".join(
             [f"--workers {args.workers}"]
+            + (["--finished-only"] if args.finished_only else [])
             + [f"--only '{item}'" for item in args.only]
             + [f"--set {item}" for item in args.extra]
         )
@@ -91,7 +102,8 @@ def main() -> None:
     (docs / "mhgan.md").write_text(
         "# MHGAN on the 5,000 MNIST digits\n\n"
         f"Made by `.venv/bin/python {command}`; mean ± std over seeds ({args.seeds} for the "
-        f"MHGAN rows, {args.other_seeds} for the others); seconds per step as measured with "
+        f"MHGAN rows, {args.other_seeds} for the others, or as counted in a row's label); "
+        "seconds per step as measured with "
         "two runs sharing the machine's cores. Accuracies are on the 10% of each digit held "
         "out; FIDs are in the evaluation classifier's features (docs/mhgan.md).\n\n"
         + table

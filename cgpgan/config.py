@@ -156,6 +156,16 @@ class NetworkConfig:
     # conv critics (D, Q) and heads: batch normalisation after each layer
     # but the one reading the image
     critic_batch_norm: bool = False
+    # conv critics and heads: group normalisation (up to 8 groups) where batch norm would be
+    critic_group_norm: bool = False
+    critic_activation: str = "leaky_relu"  # conv critics and heads: leaky_relu | elu
+
+    @property
+    def critic_norm(self) -> str:
+        """none | batch | group: the conv critic's normalisation."""
+        if self.critic_group_norm:
+            return "group"
+        return "batch" if self.critic_batch_norm else "none"
 
     latent_dim: int = 16  # size of the noise z (d_z)
     latent_distribution: str = "normal"  # normal | uniform (on [-sqrt 3, sqrt 3])
@@ -176,6 +186,9 @@ class NetworkConfig:
         _check_positive("network.hidden_dim", self.hidden_dim)
         _check_positive("network.depth", self.depth)
         _check_choice("network.conditioning", self.conditioning, ("plain", "codebook"))
+        _check_choice("network.critic_activation", self.critic_activation, ("leaky_relu", "elu"))
+        if self.critic_batch_norm and self.critic_group_norm:
+            raise ConfigError("network.critic_group_norm: give it or critic_batch_norm, not both")
         _check_non_negative("network.codebook_dim", self.codebook_dim)
 
 

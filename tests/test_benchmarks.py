@@ -59,7 +59,15 @@ def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "script", ["gaussians2d_comparison", "mnist_clustering", "imbalance", "normalization", "mhgan"]
+    "script",
+    [
+        "gaussians2d_comparison",
+        "mnist_clustering",
+        "imbalance",
+        "normalization",
+        "mhgan",
+        "structural",
+    ],
 )
 def test_every_benchmark_configuration_is_a_valid_config(script):
     """A typo in a benchmark's overrides (or a key its method lacks) fails here, not after

@@ -28,7 +28,9 @@ from cgpgan.networks.layers import (
     EqualizedLinear,
     NetworkFactory,
     Resample,
+    activation,
     centred_one_hot,
+    normalization,
 )
 
 
@@ -59,10 +61,6 @@ def image_layout(
     return sample_shape[0], resolution, channel_widths(config, resolution)
 
 
-def _normalization(channels: int, batch_norm: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
-
-
 class Block(nn.Module):
     """One resolution step: `direction` is "up", "down" or "same"."""
 
@@ -73,12 +71,13 @@ class Block(nn.Module):
         direction: str,
         residual: bool,
         equalized: bool,
-        batch_norm: bool = False,
+        norm: str = "none",
+        nonlinearity: str = "leaky_relu",
     ):
         super().__init__()
         self.residual = residual
-        self.activation = nn.LeakyReLU(0.2)
-        self.norm1 = _normalization(out_channels, batch_norm)
+        self.activation = activation(nonlinearity)
+        self.norm1 = normalization(out_channels, norm)
         if not residual:  # DCGAN: a strided 4x4 convolution does the resampling
             if direction == "same":
                 self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, equalized)
@@ -91,7 +90,7 @@ class Block(nn.Module):
         self.up_first = direction == "up"
         self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, equalized)
         self.conv2 = EqualizedConv2d(out_channels, out_channels, 3, equalized)
-        self.norm2 = _normalization(out_channels, batch_norm)
+        self.norm2 = normalization(out_channels, norm)
         self.skip = EqualizedConv2d(in_channels, out_channels, 1, equalized)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,6 +122,7 @@ class ConvGenerator(nn.Module):
         image_channels, resolution, widths = image_layout(config, sample_shape)
         residual, equalized = config.architecture == "resnet", config.equalized_lr
         batch_norm = config.generator_batch_norm
+        norm = "batch" if batch_norm else "none"
         self.latent_dim = config.latent_dim
         self.base = base_size(resolution)
         base_width = widths[self.base]
@@ -145,11 +145,11 @@ class ConvGenerator(nn.Module):
         blocks = []
         in_width = base_width + code_channels
         if residual:
-            blocks.append(Block(in_width, base_width, "same", residual, equalized, batch_norm))
+            blocks.append(Block(in_width, base_width, "same", residual, equalized, norm))
             in_width = base_width
         size = self.base
         while size < resolution:
-            blocks.append(Block(in_width, widths[size * 2], "up", residual, equalized, batch_norm))
+            blocks.append(Block(in_width, widths[size * 2], "up", residual, equalized, norm))
             size *= 2
             in_width = widths[size]
         self.blocks = nn.Sequential(*blocks)
@@ -215,13 +215,13 @@ class ConvCritic(nn.Module):
         super().__init__()
         image_channels, resolution, widths = image_layout(config, sample_shape)
         residual, equalized = config.architecture == "resnet", config.equalized_lr
-        batch_norm = config.critic_batch_norm
+        norm, nonlinearity = config.critic_norm, config.critic_activation
         base = base_size(resolution)
         blocks: list[nn.Module] = []
         if residual:  # a 1x1 convolution lifts the image to `channels` feature maps
             blocks += [
                 EqualizedConv2d(image_channels, widths[resolution], 1, equalized),
-                nn.LeakyReLU(0.2),
+                activation(nonlinearity),
             ]
             in_width = widths[resolution]
         else:  # DCGAN: the first strided convolution reads the image, without normalisation
@@ -236,7 +236,8 @@ class ConvCritic(nn.Module):
                     "down",
                     residual,
                     equalized,
-                    batch_norm and not reads_image,
+                    "none" if reads_image else norm,
+                    nonlinearity,
                 )
             )
             size //= 2
@@ -251,14 +252,20 @@ class ConvCritic(nn.Module):
                     "same",
                     residual,
                     equalized,
-                    batch_norm,
+                    norm,
+                    nonlinearity,
                 )
             )
         self.blocks = nn.Sequential(*blocks)
         self.feature_dim = widths[base] * base * base
         self.heads = nn.ModuleList(
             DenseHead(
-                self.feature_dim, self.head_width(config, shape), shape, equalized, batch_norm
+                self.feature_dim,
+                self.head_width(config, shape),
+                shape,
+                equalized,
+                norm,
+                nonlinearity,
             )
             for shape in head_shapes
         )
@@ -317,5 +324,6 @@ class ConvFactory(NetworkFactory):
             ConvCritic.head_width(config, shape),
             shape,
             config.equalized_lr,
-            config.critic_batch_norm,
+            config.critic_norm,
+            config.critic_activation,
         )

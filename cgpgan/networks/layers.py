@@ -45,8 +45,24 @@ class EqualizedLinear(nn.Module):
         return nn.functional.linear(x, weight, self.bias)
 
 
+def normalization(channels: int, kind: str, dims: int = 2) -> nn.Module:
+    """`kind` none | batch | group (GroupNorm, up to 8 groups) over `channels` features of
+    `dims`-D maps (1: dense features [B, C])."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    return nn.Identity()
+
+
+def activation(kind: str = "leaky_relu") -> nn.Module:
+    """leaky_relu (slope 0.2) | elu."""
+    return nn.ELU() if kind == "elu" else nn.LeakyReLU(0.2)
+
+
 class DenseHead(nn.Module):
-    """Features [B, F] -> logits [B, *shape] through one hidden layer of `hidden` units."""
+    """Features [B, F] -> logits [B, *shape] through one hidden layer of `hidden` units
+    (normalised by `norm`: none | batch | group)."""
 
     def __init__(
         self,
@@ -54,14 +70,15 @@ class DenseHead(nn.Module):
         hidden: int,
         shape: tuple[int, ...],
         equalized: bool = True,
-        batch_norm: bool = False,
+        norm: str = "none",
+        nonlinearity: str = "leaky_relu",
     ):
         super().__init__()
         self.shape = tuple(shape)
         self.layers = nn.Sequential(
             EqualizedLinear(in_features, hidden, equalized),
-            nn.BatchNorm1d(hidden) if batch_norm else nn.Identity(),
-            nn.LeakyReLU(0.2),
+            normalization(hidden, norm, dims=1),
+            activation(nonlinearity),
             EqualizedLinear(hidden, math.prod(self.shape), equalized),
         )
 

@@ -105,6 +105,26 @@ def test_critic_batch_norm_skips_only_the_layer_reading_the_image():
     assert normalised_blocks("resnet") == [True, True, True]
 
 
+@pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
+def test_critic_group_norm_and_elu_option(architecture):
+    """The structural-objectives paper's critic: GroupNorm where batch norm would be, ELU;
+    no batch statistics, so each sample's output depends on that sample alone."""
+    config = network_config(
+        f"network.architecture={architecture}",
+        "network.critic_group_norm=true",
+        "network.critic_activation=elu",
+    )
+    critic = build_networks(config, (1, 16, 16), 1, 3).critic(1, 3)
+    kinds = {type(m).__name__ for m in critic.modules()}
+    assert "GroupNorm" in kinds and "ELU" in kinds
+    assert not kinds & {"BatchNorm2d", "BatchNorm1d", "LeakyReLU"}
+    images = torch.randn(5, 1, 16, 16)
+    alone = critic(images[:1])
+    assert torch.allclose(critic(images)[:1], alone, atol=1e-5)
+    with pytest.raises(Exception, match="critic_group_norm"):
+        network_config("network.critic_group_norm=true", "network.critic_batch_norm=true")
+
+
 def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
     layer = MinibatchStd(group=4)
     x = torch.randn(10, 3, 2, 2)

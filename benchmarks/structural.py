@@ -1,0 +1,118 @@
+"""Representations learnt by the critic: the structural objectives against the same
+networks trained as a plain hinge-loss GAN (the three terms off) and against a CGPGAN
+run's critic (whose trunk CGPGAN's Q reads in these presets), on the 8x8 digits and the
+5,000 MNIST digits; each run's features scored by `cgpgan probe` (linear probe and
+spherical k-means x20). Also the double spiral: samples and the critic's feature
+embedding coloured by arm. Writes a markdown table (mean ± std over seeds) and figures:
+
+    .venv/bin/python benchmarks/structural.py --part digits --seeds 3 --workers 2
+    .venv/bin/python benchmarks/structural.py --part mnist5k --seeds 3 --workers 2
+    .venv/bin/python benchmarks/structural.py --part spiral --seeds 1 --workers 1
+
+`--only LABEL` (repeatable) runs some rows. Runs go to --runs (default
+runs/benchmark-structural); finished runs (and their probe.json) are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import make_jobs, mean_std_table, run_all, slug  # noqa: E402
+
+OFF = ["method.coarse=none", "method.fine_weight=0", "method.smoothness_weight=0"]
+SPIRAL = [  # the 2-D schedule of `gaussians2d` (MLPs) on the double spiral
+    "method.name=structural",
+    "data.name=double_spiral",
+    "method.num_categories=2",
+    "method.bank_size=2048",
+]
+
+
+def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
+    if part == "spiral":
+        return {
+            "structural, double spiral": ("gaussians2d", SPIRAL),
+            "hinge baseline, double spiral": ("gaussians2d", [*SPIRAL, *OFF]),
+        }
+    return {
+        "structural": (f"{part}_structural", []),
+        "hinge baseline (same networks, terms off)": (f"{part}_structural", OFF),
+        "CGPGAN (critic trunk, which Q reads)": (part, []),
+    }
+
+
+CONFIGURATIONS = {
+    f"{part}: {label}": value
+    for part in ("digits", "mnist5k", "spiral")
+    for label, value in configurations(part).items()
+}  # for the tests
+METRICS = ["linear_accuracy", "kmeans_accuracy", "kmeans_accuracy_std", "kmeans_nmi"]
+
+
+def probe_scores(directory: str) -> dict:
+    """The run's probe.json, made if missing (critic features, 20 k-means repetitions)."""
+    path = Path(directory) / "probe.json"
+    if not path.is_file():
+        from cgpgan.run import Run
+
+        Run.load(directory).probe()
+    return json.loads(path.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("digits", "mnist5k", "spiral"), default="digits")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", action="append", default=[], help="this row only")
+    parser.add_argument("--runs", default="runs/benchmark-structural")
+    parser.add_argument("--docs", default="docs/benchmarks")
+    parser.add_argument("--set", dest="extra", action="append", default=[], help="every run")
+    args = parser.parse_args()
+
+    rows = {k: v for k, v in configurations(args.part).items() if not args.only or k in args.only}
+    jobs = make_jobs(rows, args.seeds, f"{args.runs}/{args.part}", args.extra)
+    by_label = run_all(jobs, args.workers)
+    scores: dict[str, list[dict]] = {}
+    for label, results in by_label.items():
+        directories = [job.directory for job in jobs if job.label == label]  # seed order
+        for directory, metrics in zip(directories, results):
+            probe = probe_scores(directory)
+            probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
+            scores.setdefault(label, []).append(probe)
+    table = mean_std_table(scores, [*METRICS, "seconds_per_step"])
+    print(table)
+    docs = Path(args.docs)
+    figures = docs / "structural"
+    figures.mkdir(parents=True, exist_ok=True)
+    pictures = []
+    for job in jobs:
+        if job.seed != 0:
+            continue
+        for name in ("probe_embedding", "samples"):
+            picture = Path(job.directory) / "plots" / f"{name}.png"
+            if picture.is_file():
+                target = f"{args.part}-{slug(job.label)}-{name}.png"
+                shutil.copyfile(picture, figures / target)
+                pictures.append(f"- {job.label}, {name}: ![{name}](structural/{target})")
+    command = f"benchmarks/structural.py --part {args.part} --seeds {args.seeds} " + " ".join(
+        [f"--workers {args.workers}"]
+        + [f"--only '{item}'" for item in args.only]
+        + [f"--set {item}" for item in args.extra]
+    )
+    (docs / f"structural_{args.part}.md").write_text(
+        f"# Critic representations: {args.part}\n\nMade by `.venv/bin/python {command}`; "
+        "mean ± std over seeds of each run's `cgpgan probe` scores (critic trunk features, "
+        "l2-normalised; k-means: each run's mean over 20 repetitions); seconds per step as "
+        "measured with the parallel runs sharing the machine's cores. What the rows show: "
+        "docs/structural.md.\n\n" + table + "\n\nFigures (seed 0):\n\n" + "\n".join(pictures) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
