@@ -8,7 +8,9 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +22,11 @@ import numpy as np
 from cgpgan.threads import choose_threads, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def invocation() -> str:
+    """The command line this benchmark was started with, as typed (for its docs page)."""
+    return f"benchmarks/{Path(sys.argv[0]).name} " + shlex.join(sys.argv[1:])
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import job_config, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import invocation, job_config, make_jobs, mean_std_table, run_all  # noqa: E402
 
 INFOGAN_UNIFORM = ["method.name=infogan"]  # the preset's shared settings, a uniform prior
 
@@ -171,11 +171,7 @@ def _figure(path: Path, jobs) -> None:
 
 
 def _page(sections: list[str], figure: str, args) -> str:
-    command = "benchmarks/imbalance.py " + " ".join(
-        [f"--seeds {args.seeds}", f"--workers {args.workers}"]
-        + [f"--set {item}" for item in args.extra]
-        + [f"--only '{item}'" for item in args.only]
-    )
+    command = invocation()
     return (
         "# Imbalanced categories\n\n"
         f"Made by `.venv/bin/python {command}`. Image scores are those of argmax Q(x) on "

@@ -19,7 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import finished_metrics, make_jobs, mean_std_table, run_all, slug  # noqa: E402
+from common import (  # noqa: E402
+    finished_metrics,
+    invocation,
+    make_jobs,
+    mean_std_table,
+    run_all,
+    slug,
+)
 
 HELD_OUT = ["data.validation_fraction=0.1"]
 MHGAN_ROWS = {  # 3 seeds each (--seeds)
@@ -91,14 +98,7 @@ def main() -> None:
         if job.seed == 0 and grid.is_file():
             shutil.copyfile(grid, grids / f"{slug(job.label)}.png")
             pictures.append(f"- {job.label}: ![{job.label}](mhgan/{slug(job.label)}.png)")
-    command = f"benchmarks/mhgan.py --seeds {args.seeds} --other-seeds {args.other_seeds} " + (
-        " ".join(
-            [f"--workers {args.workers}"]
-            + (["--finished-only"] if args.finished_only else [])
-            + [f"--only '{item}'" for item in args.only]
-            + [f"--set {item}" for item in args.extra]
-        )
-    )
+    command = invocation()
     (docs / "mhgan.md").write_text(
         "# MHGAN on the 5,000 MNIST digits\n\n"
         f"Made by `.venv/bin/python {command}`; mean ± std over seeds ({args.seeds} for the "

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import make_jobs, mean_std_table, run_all  # noqa: E402
+from common import invocation, make_jobs, mean_std_table, run_all  # noqa: E402
 
 from cgpgan import load_config  # noqa: E402
 
@@ -218,13 +218,7 @@ def _baseline_table(metrics: dict) -> str:
 
 
 def _page(table: str, baselines: str, figure: str, args) -> str:
-    command = "benchmarks/mnist_clustering.py " + " ".join(
-        [f"--seeds {args.seeds}", f"--workers {args.workers}", f"--threads {args.threads}"]
-        + [f"--trend-seeds {args.trend_seeds}", f"--sweep-seeds {args.sweep_seeds}"]
-        + ([f"--sweep-steps {args.sweep_steps}"] if args.sweep_steps else [])
-        + [f"--set {item}" for item in args.extra]
-        + [f"--only '{item}'" for item in args.only]
-    )
+    command = invocation()
     trend, sweep = args.trend_seeds, args.sweep_seeds
     steps = f" ({args.sweep_steps} steps)" if args.sweep_steps else ""
     earlier = ", ".join(MNIST5K_TRAINING)

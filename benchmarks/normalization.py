@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import make_jobs, mean_std_table, run_all  # noqa: E402
+from common import invocation, make_jobs, mean_std_table, run_all  # noqa: E402
 
 NO_PENALTIES = ["method.real_penalty_weight=0", "method.fake_penalty_weight=0"]
 CRITICS = {
@@ -91,11 +91,7 @@ def main() -> None:
     print(table)
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    command = f"benchmarks/normalization.py --part {args.part} --seeds {args.seeds} " + " ".join(
-        [f"--workers {args.workers}"]
-        + [f"--only '{item}'" for item in args.only]
-        + [f"--set {item}" for item in args.extra]
-    )
+    command = invocation()
     page = docs / f"normalization_{args.part}.md"
     page.write_text(
         f"# Critic normalisations: {args.part}\n\nMade by `.venv/bin/python {command}`; "

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import make_jobs, mean_std_table, run_all, slug  # noqa: E402
+from common import invocation, make_jobs, mean_std_table, run_all, slug  # noqa: E402
 
 OFF = ["method.coarse=none", "method.fine_weight=0", "method.smoothness_weight=0"]
 SPIRAL = [  # the 2-D schedule of `gaussians2d` (MLPs) on the double spiral
@@ -100,11 +100,7 @@ def main() -> None:
                 target = f"{args.part}-{slug(job.label)}-{name}.png"
                 shutil.copyfile(picture, figures / target)
                 pictures.append(f"- {job.label}, {name}: ![{name}](structural/{target})")
-    command = f"benchmarks/structural.py --part {args.part} --seeds {args.seeds} " + " ".join(
-        [f"--workers {args.workers}"]
-        + [f"--only '{item}'" for item in args.only]
-        + [f"--set {item}" for item in args.extra]
-    )
+    command = invocation()
     (docs / f"structural_{args.part}.md").write_text(
         f"# Critic representations: {args.part}\n\nMade by `.venv/bin/python {command}`; "
         "mean ± std over seeds of each run's `cgpgan probe` scores (critic trunk features, "
