@@ -13,6 +13,8 @@ and keeps a hinge-loss score head; on top of the hinge GAN, three terms:
   inputs, and a hinge keeping ||f~|| >= 1 (weight 4).
 
     L_D = hinge_D - d + fine_weight (-L_group + L_adv_group) + smoothness_weight L_reg
+
+(L_reg on every `method.smoothness_every`-th step only, times that number, if set)
     L_G = hinge_G + d - fine_weight L_adv_group
 
 With `method.coarse=none`, `fine_weight=0` and `smoothness_weight=0` it is the plain
@@ -54,6 +56,8 @@ class StructuralConfig(FixedPriorConfig):
     smoothness_weight: float = 5.0  # weight of L_reg (Jacobian norm and norm hinge)
     norm_hinge_weight: float = 4.0  # inside L_reg: weight of the hinge ||f~|| >= 1
     jacobian_iterations: int = 1  # power iterations per Jacobian norm estimate
+    # lazy regularisation (StyleGAN2): L_reg on every k-th step only, its weight times k
+    smoothness_every: int = 1
     critic_weight_decay: float = 0.1  # the critic's AdamW weight decay
     critic_learning_rate: float = 0.0002  # the critic's AdamW learning rate
     critic_betas: list[float] | None = None  # the critic's Adam betas; null: (0.5, 0.999)
@@ -70,7 +74,13 @@ class StructuralConfig(FixedPriorConfig):
             "norm_hinge_weight",
             "critic_weight_decay",
         )
-        for key in ("embedding_dim", "neighbours", "bank_size", "jacobian_iterations"):
+        for key in (
+            "embedding_dim",
+            "neighbours",
+            "bank_size",
+            "jacobian_iterations",
+            "smoothness_every",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"method.{key}: must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.bank_ema < 1.0:
@@ -181,10 +191,11 @@ class Structural(Method):
             stats.report("structural/group", group)
             stats.report("structural/adversarial_group", adversarial_group)
             loss = loss + settings.fine_weight * (adversarial_group - group)
-        if settings.smoothness_weight > 0:
+        every = settings.smoothness_every
+        if settings.smoothness_weight > 0 and step % every == 0:
             regulariser = self.smoothness(real, fake, real_embedding, fake_embedding)
             stats.report("structural/regulariser", regulariser)
-            loss = loss + settings.smoothness_weight * regulariser
+            loss = loss + settings.smoothness_weight * every * regulariser
         yield "discriminator", loss
 
         # G: hinge + d - fine_weight L_adv_group, on fresh samples

@@ -133,3 +133,27 @@ def test_structural_settings_are_checked():
         tiny("structural", "method.coarse=wasserstein")
     with pytest.raises(ConfigError, match="method.bank_size"):
         tiny("structural", "method.bank_size=0")
+
+
+def test_lazy_smoothness_runs_every_k_steps_with_its_weight_scaled(monkeypatch):
+    from cgpgan.methods.structural import Structural
+
+    small = ["method.bank_size=16", "method.embedding_dim=4", "method.smoothness_every=3"]
+    method = build_method(tiny("structural", *small), (2,))
+    calls = []
+    original = Structural.smoothness
+
+    def counting(self, *args):
+        value = original(self, *args)
+        calls.append(value.item())
+        return value
+
+    monkeypatch.setattr(Structural, "smoothness", counting)
+    seen = []
+    for step in range(7):
+        stats.collect()
+        for _ in method.training_losses(Batch(torch.randn(8, 2)), step):
+            pass
+        seen.append("structural/regulariser" in stats.collect())
+    assert seen == [True, False, False, True, False, False, True]
+    assert len(calls) == 3
