@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from cgpgan import ConfigError, load_config, losses, train
+from cgpgan.cli import main
 from cgpgan.data import UNLABELLED, Batch, build_dataset
 from cgpgan.methods import build_method
 from cgpgan.methods.mhgan import MHGAN
@@ -189,6 +190,13 @@ def test_held_out_metrics_are_written(tmp_path):
     ):
         assert name in run.metrics, name
     assert len(run.metrics["conditional_accuracy_per_class"]) == 10
+    # `cgpgan sample RUN --category K` draws label K (the digit K)
+    out = tmp_path / "threes.npz"
+    assert (
+        main(["sample", str(run.directory), "--category", "3", "-n", "8", "--out", str(out)]) == 0
+    )
+    categories = np.load(out)["categories"]
+    assert categories.shape == (8, 1) and (categories[:, 0] == 3).all()
     # the evaluation classifier learns the real digits: its held-out accuracy is high
     assert run.metrics["evaluation_classifier_accuracy"] > 0.8
 
