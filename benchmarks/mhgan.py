@@ -25,7 +25,6 @@ from common import (  # noqa: E402
     make_jobs,
     mean_std_table,
     run_all,
-    slug,
 )
 
 HELD_OUT = ["data.validation_fraction=0.1"]
@@ -103,9 +102,10 @@ def main() -> None:
     pictures = []
     for job in jobs:
         grid = Path(job.directory) / "plots" / "samples.png"
+        name = Path(job.directory).name.removesuffix("-seed0")  # the row's, without counts
         if job.seed == 0 and grid.is_file():
-            shutil.copyfile(grid, grids / f"{slug(job.label)}.png")
-            pictures.append(f"- {job.label}: ![{job.label}](mhgan/{slug(job.label)}.png)")
+            shutil.copyfile(grid, grids / f"{name}.png")
+            pictures.append(f"- {job.label}: ![{job.label}](mhgan/{name}.png)")
     command = invocation()
     (docs / "mhgan.md").write_text(
         "# MHGAN on the 5,000 MNIST digits\n\n"
