@@ -141,6 +141,11 @@ def samples_of_categories(
     return torch.cat(samples), torch.cat(chosen)
 
 
+def held_out_accuracy(classifier: EvaluationClassifier, validation) -> float:
+    """Share of the held-out images that `classifier` puts in their true class."""
+    return float((classifier.predict(validation.images) == validation.labels).float().mean())
+
+
 def validation_accuracy(method, validation, classes: np.ndarray) -> dict:
     probabilities = classify_all(method, validation.images)
     predicted = classes[probabilities[:, 0].argmax(dim=1).numpy()]
@@ -197,6 +202,4 @@ def classification_accuracy_score(
     fake, categories = generate_all(method, len(dataset.images), seed)
     fake_classes = torch.from_numpy(classes[categories[:, 0].argmax(dim=1).numpy()])
     classifier = train_classifier(fake, fake_classes, num_classes, seed)
-    validation = dataset.validation
-    predicted = classifier.predict(validation.images)
-    return {"classification_accuracy_score": float((predicted == validation.labels).float().mean())}
+    return {"classification_accuracy_score": held_out_accuracy(classifier, dataset.validation)}

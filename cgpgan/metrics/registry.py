@@ -262,9 +262,8 @@ def _conditional(evaluation: Evaluation) -> dict:
         evaluation.seed,
     )
     if dataset.validation is not None:
-        predicted = classifier.predict(dataset.validation.images)
-        scores["evaluation_classifier_accuracy"] = float(
-            (predicted == dataset.validation.labels).float().mean()
+        scores["evaluation_classifier_accuracy"] = conditional.held_out_accuracy(
+            classifier, dataset.validation
         )
     return scores
 
