@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgpgan.errors import CgpganError, RunError, RunExists, TrainingInterrupted
+from cgpgan.errors import CgpganError, FailedOnMain, RunError, RunExists, TrainingInterrupted
 
 RUN_DIR_HELP = "a run directory written by `cgpgan train`"
 DEVICE_HELP = "auto (a GPU if there is one) | cpu | cuda | cuda:N (default: auto)"
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except FailedOnMain:  # multi-process training: rank 0 says what went wrong
+        return 2
     except RunExists as error:  # the API's message names resume=True / overwrite=True
         print(
             f"cgpgan: error: {error.directory}: run directory exists; pass --resume to "
@@ -223,6 +225,15 @@ def _run_command(commands, name: str, help: str, handler) -> argparse.ArgumentPa
 
 
 def _train(args) -> int:
+    """Train in this process, or in each of the processes torchrun started."""
+    from cgpgan import distributed
+
+    with distributed.process_group():
+        return _train_here(args)
+
+
+def _train_here(args) -> int:
+    from cgpgan import distributed
     from cgpgan.config import load_config, load_saved_config
     from cgpgan.training.loop import default_run_directory, train
 
@@ -253,9 +264,11 @@ def _train(args) -> int:
         out = (
             Path(args.out)
             if args.out
-            else default_run_directory(Path(args.config).stem, config.seed)
+            else distributed.from_main(default_run_directory(Path(args.config).stem, config.seed))
         )
         run = train(config, out, overwrite=args.overwrite, progress=not args.quiet)
+    if not distributed.is_main():
+        return 0
     if not run.metrics:
         print(
             f"stopped after step {run.info['step']}; continue with: "

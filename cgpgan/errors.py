@@ -17,6 +17,11 @@ class RunError(CgpganError):
     """A run directory is missing, incomplete or would be overwritten."""
 
 
+class FailedOnMain(RunError):
+    """What another process sees when rank 0 failed in multi-process training (rank 0
+    reports the error itself)."""
+
+
 class TrainingDiverged(CgpganError):
     """A loss or a weight became NaN or infinite."""
 

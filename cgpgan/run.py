@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from cgpgan import evaluation, outputs
+from cgpgan import distributed, evaluation, outputs
 from cgpgan.config import Config, load_config, load_saved_config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.data.toy2d import read_points_file
@@ -311,6 +311,7 @@ def new_run(directory: Path, config: Config, dataset, overwrite: bool) -> Run:
         "method": config.method.name,
         "step": 0,
         "train_seconds": 0.0,
+        "processes": distributed.world_size(),
     }
     write_json(directory / "run.json", info)
     return Run(directory, config, method, info)

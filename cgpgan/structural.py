@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cgpgan import distributed
+
 
 def covariance(samples: torch.Tensor) -> torch.Tensor:
     """The sample covariance [p, p] of samples [N, p] (divided by N)."""
@@ -105,6 +107,8 @@ class MemoryBank(nn.Module):
 
     @torch.no_grad()
     def add(self, embeddings: torch.Tensor, keys: torch.Tensor) -> None:
+        """Store a batch's embeddings and keys (every process's, in multi-process training)."""
+        embeddings, keys = distributed.gather(embeddings), distributed.gather(keys)
         size = len(self.embeddings)
         count = min(len(embeddings), size)
         slots = (self.position + torch.arange(count, device=self.position.device)) % size

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cgpgan import losses, stats
+from cgpgan import distributed, losses, stats
 from cgpgan.augment import consistency_moves
 from cgpgan.config import Config, MethodConfig, TrainConfig, check_distribution
 from cgpgan.data.batch import Batch
@@ -304,7 +304,9 @@ class Method(nn.Module):
         if step >= self.config.warmup_steps:
             if self.config.prior_estimate == "hard":
                 probabilities = losses.argmax_one_hot(probabilities)
-            self.prior.update(probabilities.mean(dim=0), self.config.prior_decay)
+            # the mean over every process's batch: all processes hold the same prior
+            batch_mean = distributed.mean(probabilities.mean(dim=0))
+            self.prior.update(batch_mean, self.config.prior_decay)
         self.report_prior()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from datetime import datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from cgpgan import stats
+from cgpgan import distributed, stats
 from cgpgan.config import Config, save_config
 from cgpgan.data import build_dataset
 from cgpgan.errors import ConfigError, RunError, TrainingDiverged, TrainingInterrupted
@@ -66,10 +67,13 @@ class Trainer:
         self.trained_parameters = {
             name: list(phase.module.parameters()) for name, phase in phases.items()
         }
+        # each process draws its own data and latents (rank 0 those of a 1-process run)
         self.generators = {
-            "data": torch.Generator().manual_seed(self.config.seed + 1),
+            "data": torch.Generator().manual_seed(distributed.stream_seed(self.config.seed + 1)),
             "latent": self.method.latent_generator,
         }
+        if not distributed.is_main():
+            self.method.latent_generator.manual_seed(distributed.stream_seed(self.config.seed))
         self.step = 0
         self.train_seconds = 0.0
         self.rollbacks = 0
@@ -79,9 +83,17 @@ class Trainer:
     # ------------------------------------------------------------ state
 
     def save_checkpoint(self) -> None:
-        """Write the checkpoint of the current step."""
+        """Write the checkpoint of the current step (rank 0 writes it, with every
+        process's random states; all processes wait until it is written)."""
+        distributed.copy_buffers_from_main(self.method)  # resumed == uninterrupted
         tensors, meta = checkpoint.training_state(self.method, self.optimizers, self.generators)
         tensors["rng.global"] = torch.get_rng_state()
+        states = distributed.gather_objects(self._random_states(tensors))
+        if not distributed.is_main():
+            distributed.barrier()
+            return
+        for rank, state in enumerate(states[1:], start=1):
+            tensors.update({f"{name}.rank{rank}": value for name, value in state.items()})
         metric = self.config.train.best_metric
         # only a value logged at this very step (an interruption may checkpoint between logs)
         value = self.last_row.get(metric) if self.last_row.get("step") == self.step else None
@@ -93,11 +105,18 @@ class Trainer:
             train_seconds=self.train_seconds,
             rollbacks=self.rollbacks,
             best=self.best,
+            processes=distributed.world_size(),
             config=self.config.to_dict(),
         )
         checkpoint.save_checkpoint(self.run.directory, self.step, tensors, meta)
         keep = {self.best["step"]} if self.best else set()
         checkpoint.prune_checkpoints(self.run.directory, self.config.train.keep_checkpoints, keep)
+        distributed.barrier()
+
+    def _random_states(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """This process's random states among a checkpoint's tensors."""
+        names = [f"rng.{name}" for name in self.generators] + ["rng.global"]
+        return {name: tensors[name] for name in names}
 
     def restore_latest(self) -> bool:
         """Load the newest good checkpoint; False when there is none."""
@@ -105,6 +124,16 @@ class Trainer:
         if found is None:
             return False
         step, tensors, meta = found
+        processes = meta.get("processes", 1)
+        if processes != distributed.world_size():
+            raise RunError(
+                f"{self.run.directory}: trained with {processes} process(es); resume it with "
+                f"as many (torchrun --nproc_per_node {processes}), not {distributed.world_size()}"
+            )
+        if not distributed.is_main():  # this process's own random states
+            rank = distributed.rank()
+            for name in self._random_states(tensors):
+                tensors[name] = tensors[f"{name}.rank{rank}"]
         checkpoint.restore_training_state(
             tensors, meta, self.method, self.optimizers, self.generators
         )
@@ -124,18 +153,20 @@ class Trainer:
         and raises TrainingInterrupted."""
         config = self.config.train
         stop = min(config.steps, config.stop_after) if config.stop_after else config.steps
-        _truncate_log(self.run.directory / "metrics.jsonl", self.step)
-        writer = _tensorboard(self.run.directory)
+        main = distributed.is_main()  # the one process that writes
+        if main:
+            _truncate_log(self.run.directory / "metrics.jsonl", self.step)
+        writer = _tensorboard(self.run.directory) if main else None
         stats.collect()  # drop anything reported before
         self.method.train()
         bar = tqdm(
             total=stop,
             initial=self.step,
             desc=f"train {self.config.method.name}",
-            disable=not progress,
+            disable=not (progress and main),
             dynamic_ncols=True,
         )
-        log = open(self.run.directory / "metrics.jsonl", "a")
+        log = _open_log(self.run.directory)
         with stop_on_signals() as request:
             try:
                 self._loop(stop, bar, log, writer, request)
@@ -158,10 +189,11 @@ class Trainer:
                 except TrainingDiverged as diverged:
                     log.close()
                     self._roll_back(diverged)
-                    log = open(self.run.directory / "metrics.jsonl", "a")
+                    log = _open_log(self.run.directory)
                     continue
                 self.step += 1
-                stopping = request.requested  # read once: a signal may arrive at any moment
+                # read once (a signal may arrive at any moment); all processes stop together
+                stopping = not distributed.all_true(not request.requested)
                 bar.update(1)
                 row = self._log(log, writer)
                 if row:
@@ -184,10 +216,11 @@ class Trainer:
                 continue
             if every > 1:  # ... and then counts for the k steps it skipped
                 loss = loss * every
-            if not torch.isfinite(loss):
+            if not distributed.all_true(torch.isfinite(loss)):
                 raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
             method.zero_grad(set_to_none=True)
             loss.backward(inputs=self.trained_parameters[phase])
+            distributed.average_gradients(self.trained_parameters[phase])
             self.optimizers[phase].step()
             if not _all_finite(self.optimizers[phase]):
                 raise TrainingDiverged(f"non-finite {phase} weights after step {step + 1}")
@@ -207,12 +240,14 @@ class Trainer:
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group["lr"] *= config.divergence_lr_factor
-        _truncate_log(self.run.directory / "metrics.jsonl", self.step)
-        stats.collect()
-        print(
+        if distributed.is_main():
+            _truncate_log(self.run.directory / "metrics.jsonl", self.step)
+        stats.collect(reduce=distributed.total)
+        _say(
             f"cgpgan: {diverged}; rolled back to step {self.step} "
             f"with learning rates x{config.divergence_lr_factor} "
-            f"({self.rollbacks}/{config.divergence_retries})"
+            f"({self.rollbacks}/{config.divergence_retries})",
+            file=sys.stdout,
         )
 
     def _log(self, log, writer) -> dict | None:
@@ -220,7 +255,10 @@ class Trainer:
         evaluate_now = config.eval_every and done % config.eval_every == 0 and done < config.steps
         if not (done % config.log_every == 0 or done == config.steps or evaluate_now):
             return None
-        row = {"step": done, **stats.collect(), **prior_shares(self.method.prior)}
+        row = {"step": done, **stats.collect(reduce=distributed.total)}
+        row.update(prior_shares(self.method.prior))
+        if not distributed.is_main():
+            return None
         if evaluate_now:
             row.update(_evaluate_now(self.run, self.dataset, done))
         self.last_row = row
@@ -258,11 +296,11 @@ def train(
             raise RunError("train: give a config, or resume an existing run directory")
         # bad data fails before the directory is touched
         dataset = build_dataset(config.data, config.seed)
-        run = new_run(out, config, dataset, overwrite)
+        run = _start_run(out, config, dataset, overwrite)
     # the global random state is seeded (so that every saved state is the same on a rerun)
     # and restored from checkpoints, but the caller's is given back afterwards
     with cpu_threads(run.config), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(run.config.seed)
+        torch.manual_seed(distributed.stream_seed(run.config.seed))
         trainer = Trainer(run, dataset)
         if resume:
             _restore_for_resume(trainer)
@@ -272,11 +310,21 @@ def train(
             _record_interruption(run, trainer, interrupted)
             raise
         _record_progress(run, trainer.step, trainer.train_seconds)
-        if not finished:
+        if not finished or not distributed.is_main():  # rank 0 writes and evaluates
             return run
         run.save()
         if evaluate:
             run.metrics = run.evaluate(dataset=dataset)
+    return run
+
+
+def _start_run(out: Path, config: Config, dataset, overwrite: bool) -> Run:
+    """A fresh run: rank 0 makes its directory (or fails, and every process with it), the
+    other processes then open it."""
+    run = distributed.on_main(lambda: new_run(out, config, dataset, overwrite))
+    if run is None:
+        run = open_run(out)
+        run.method.fit_to_data(dataset)
     return run
 
 
@@ -300,7 +348,13 @@ def _resumed_config(saved: Config, wanted: Config | None) -> Config:
 def _restore_for_resume(trainer: Trainer) -> None:
     """Load the newest checkpoint, refuse what cannot be resumed, and say where it goes on."""
     run, out = trainer.run, trainer.run.directory
-    checkpoint.remove_orphans(out)
+    processes = run.info.get("processes", 1)
+    if processes != distributed.world_size():
+        raise RunError(
+            f"{out}: trained with {processes} process(es); resume it with as many "
+            f"(torchrun --nproc_per_node {processes}), not {distributed.world_size()}"
+        )
+    distributed.on_main(lambda: checkpoint.remove_orphans(out))
     restored = trainer.restore_latest()
     steps = run.config.train.steps
     if trainer.step > steps:
@@ -311,9 +365,11 @@ def _restore_for_resume(trainer: Trainer) -> None:
             "(raise train.steps to train it further)"
         )
     if restored:
-        print(f"cgpgan: resuming {out} from step {trainer.step} of {steps}", file=sys.stderr)
+        _say(f"cgpgan: resuming {out} from step {trainer.step} of {steps}")
     else:
-        print(f"cgpgan: {out} has no checkpoint yet; training it from step 0", file=sys.stderr)
+        _say(f"cgpgan: {out} has no checkpoint yet; training it from step 0")
+    if not distributed.is_main():
+        return
     save_config(run.config, out / "config.yaml")
     if trainer.step < steps:  # a finished run trained further: its final files become stale
         for stale in ("metrics.json", WEIGHTS):  # (the checkpoint of that step keeps them)
@@ -321,7 +377,9 @@ def _restore_for_resume(trainer: Trainer) -> None:
 
 
 def _record_progress(run: Run, step: int, train_seconds: float) -> None:
-    """run.json says how far training got, also when it stopped early."""
+    """run.json says how far training got, also when it stopped early (rank 0 writes)."""
+    if not distributed.is_main():
+        return
     run.info["step"] = step
     run.info["train_seconds"] = round(train_seconds, 2)
     write_json(run.directory / "run.json", run.info)
@@ -338,7 +396,20 @@ def _record_interruption(run: Run, trainer: Trainer, interrupted: TrainingInterr
     seconds = trainer.train_seconds if step == trainer.step else run.info.get("train_seconds", 0)
     _record_progress(run, step, seconds)
     where = f"checkpoint {interrupted.checkpoint}" if found else "before the first checkpoint"
-    print(f"cgpgan: stopped at step {step}; {where}", file=sys.stderr)
+    _say(f"cgpgan: stopped at step {step}; {where}")
+
+
+def _say(message: str, file=None) -> None:
+    """Print a message of the run's (rank 0 only; on stderr unless `file`)."""
+    if distributed.is_main():
+        print(message, file=file or sys.stderr)
+
+
+def _open_log(directory: Path):
+    """metrics.jsonl for appending (rank 0), or a sink that drops everything."""
+    if distributed.is_main():
+        return open(directory / "metrics.jsonl", "a")
+    return open(os.devnull, "w")
 
 
 def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
