@@ -304,6 +304,30 @@ def test_non_finite_loss_stops_with_its_name_and_step_and_keeps_the_checkpoint(t
     )
 
 
+def test_divergence_found_between_logs_names_its_step_and_is_never_checkpointed(tmp_path):
+    """The losses are read back only at log steps and before checkpoints: a NaN at step 7
+    with logs every 100 steps is found before the checkpoint of step 9, which is not
+    written, and still named with its own step."""
+    from cgpgan.methods.cgpgan import CGPGAN
+
+    config = tiny("cgpgan", "train.steps=12", "train.checkpoint_every=3", "train.log_every=100")
+    original = CGPGAN.training_losses
+
+    def training_losses(self, batch, step):
+        for phase, loss in original(self, batch, step):
+            yield phase, loss * float("nan") if phase == "generator" and step == 6 else loss
+
+    CGPGAN.training_losses = training_losses
+    try:
+        with pytest.raises(
+            TrainingDiverged, match=r"generator loss is nan at step 7.*checkpoint \(step 6\)"
+        ):
+            train(config, tmp_path / "run", progress=False)
+    finally:
+        CGPGAN.training_losses = original
+    assert checkpoint.checkpoint_steps(tmp_path / "run") == [3, 6]
+
+
 def test_full_disk_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     from cgpgan import storage
 

@@ -29,6 +29,7 @@ from cgpgan.run import WEIGHTS, Run, new_run, open_run
 from cgpgan.storage import atomic_write_text, write_json
 from cgpgan.threads import cpu_threads
 from cgpgan.training import checkpoint
+from cgpgan.training.guard import DivergenceGuard
 from cgpgan.training.signals import stop_on_signals
 
 # settings that change how a run is trained further or recorded, not what it has learnt
@@ -74,6 +75,7 @@ class Trainer:
         }
         if not distributed.is_main():
             self.method.latent_generator.manual_seed(distributed.stream_seed(self.config.seed))
+        self.guard = DivergenceGuard(list(phases), self.method.device)
         self.step = 0
         self.train_seconds = 0.0
         self.rollbacks = 0
@@ -184,21 +186,26 @@ class Trainer:
         started = time.perf_counter()
         try:
             while self.step < stop:
-                try:
-                    self._one_step()
+                self._one_step()
+                self.step += 1
+                # read once (a signal may arrive at any moment); all processes stop together
+                stopping = not distributed.all_true(not request.requested)
+                checkpointing = (
+                    stopping or self.step % config.checkpoint_every == 0 or self.step == stop
+                )
+                try:  # once per log interval, and before every checkpoint
+                    if checkpointing or self._logs_now():
+                        self.guard.check(self.optimizers)
                 except TrainingDiverged as diverged:
                     log.close()
                     self._roll_back(diverged)
                     log = _open_log(self.run.directory)
                     continue
-                self.step += 1
-                # read once (a signal may arrive at any moment); all processes stop together
-                stopping = not distributed.all_true(not request.requested)
                 bar.update(1)
                 row = self._log(log, writer)
                 if row:
                     bar.set_postfix(_progress_fields(row), refresh=False)
-                if stopping or self.step % config.checkpoint_every == 0 or self.step == stop:
+                if checkpointing:
                     self.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
                     self.save_checkpoint()
@@ -216,14 +223,11 @@ class Trainer:
                 continue
             if every > 1:  # ... and then counts for the k steps it skipped
                 loss = loss * every
-            if not distributed.all_true(torch.isfinite(loss)):
-                raise TrainingDiverged(f"the {phase} loss is {loss.item()} at step {step + 1}")
+            self.guard.watch(phase, loss.detach(), step)
             method.zero_grad(set_to_none=True)
             loss.backward(inputs=self.trained_parameters[phase])
             distributed.average_gradients(self.trained_parameters[phase])
             self.optimizers[phase].step()
-            if not _all_finite(self.optimizers[phase]):
-                raise TrainingDiverged(f"non-finite {phase} weights after step {step + 1}")
         method.update_generator_ema(self.config.train.generator_ema_decay)
 
     def _roll_back(self, diverged: TrainingDiverged) -> None:
@@ -250,10 +254,18 @@ class Trainer:
             file=sys.stdout,
         )
 
-    def _log(self, log, writer) -> dict | None:
+    def _evaluates_now(self) -> bool:
         config, done = self.config.train, self.step
-        evaluate_now = config.eval_every and done % config.eval_every == 0 and done < config.steps
-        if not (done % config.log_every == 0 or done == config.steps or evaluate_now):
+        return bool(config.eval_every) and done % config.eval_every == 0 and done < config.steps
+
+    def _logs_now(self) -> bool:
+        config, done = self.config.train, self.step
+        return done % config.log_every == 0 or done == config.steps or self._evaluates_now()
+
+    def _log(self, log, writer) -> dict | None:
+        done = self.step
+        evaluate_now = self._evaluates_now()
+        if not self._logs_now():
             return None
         row = {"step": done, **stats.collect(reduce=distributed.total)}
         row.update(prior_shares(self.method.prior))
@@ -410,12 +422,6 @@ def _open_log(directory: Path):
     if distributed.is_main():
         return open(directory / "metrics.jsonl", "a")
     return open(os.devnull, "w")
-
-
-def _all_finite(optimizer: torch.optim.Optimizer) -> bool:
-    return all(
-        bool(torch.isfinite(p).all()) for group in optimizer.param_groups for p in group["params"]
-    )
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -145,3 +145,40 @@ def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
     ).critic(1, 10)
     for batch in (1, 3, 5, 64):
         assert critic(torch.randn(batch, 1, 28, 28)).shape == (batch, 1, 10)
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_blur_is_the_depthwise_binomial_convolution_also_in_double_backward(direction):
+    """The blur (sums of shifted copies) gives the numbers of the depthwise 3x3
+    convolution with the [1, 2, 1] x [1, 2, 1] / 16 kernel and replicated edges, and so do
+    its gradient and the gradient of a gradient penalty through it."""
+    import torch.nn.functional as F
+
+    from cgpgan.networks.layers import Resample
+
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3)
+
+    def depthwise(x):
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        return F.conv2d(padded, kernel.expand(x.shape[1], 1, 3, 3), groups=x.shape[1])
+
+    def reference(x):
+        if direction == "up":
+            return depthwise(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return F.avg_pool2d(depthwise(x), 2)
+
+    def penalty_gradient(resample, x, weights):
+        x = x.clone().requires_grad_(True)
+        out = resample(x)
+        (first,) = torch.autograd.grad((out * weights).sum(), x, create_graph=True)
+        (second,) = torch.autograd.grad((out.square().sum() + first.square().sum()), x)
+        return out, first, second
+
+    x = torch.randn(3, 5, 8, 8, generator=torch.Generator().manual_seed(0))
+    size = 16 if direction == "up" else 4
+    weights = torch.randn(3, 5, size, size, generator=torch.Generator().manual_seed(1))
+    ours = penalty_gradient(Resample(direction, blur=True), x, weights)
+    expected = penalty_gradient(reference, x, weights)
+    for value, wanted in zip(ours, expected):
+        torch.testing.assert_close(value, wanted, rtol=1e-5, atol=1e-6)

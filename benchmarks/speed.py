@@ -1,0 +1,244 @@
+"""Speed of a training step: steps/s and samples/s of each method on the 2-D preset,
+`digits`, `mnist5k` and the 32x32 reference design, this checkout's step beside an earlier
+commit's (the straightforward step) in one run, alternating the two; FLOPs per step
+counted, and the share of this machine's matrix-multiply FLOP/s they reach (measured in
+the same run). Writes docs/benchmarks/speed.md and speed.json:
+
+    .venv/bin/python benchmarks/speed.py --before ea05704 --repeats 2
+
+Each measurement is a fresh process whose `import cgpgan` is that commit's code: it
+trains `warm-up` steps, then resumes to `warm-up + steps` and takes the training time of
+the second part from run.json (the loop with its logging, and one checkpoint at the end).
+Threads follow the library's rule (1 for 2-D networks, every core for images), and the
+matrix multiply is timed with as many.
+
+FLOPs are counted on one step of this checkout by a dispatch mode that applies PyTorch's
+own per-operator formulas (`torch.utils.flop_counter.flop_registry`: convolutions, their
+backward, matrix products) to every operator the step runs, the backward and double
+backward of the penalties included. `FlopCounterMode` itself cannot be used: its module
+tracking raises inside `autograd.grad` ("A leaf node was passed to
+_will_engine_execute_node ..."). Element-wise operators are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import ROOT, invocation, worktree  # noqa: E402
+
+LABELS = ["data.labelled_fraction=1.0"]
+REFERENCE = [  # the 32x32 reference design of the issue: widths 64-128-256, batch 32, K 16
+    "data.name=npz",
+    "network.architecture=resnet",
+    "network.channels=64",
+    "network.max_channels=256",
+    "network.latent_dim=128",
+    "network.conditioning=codebook",
+    "network.equalized_lr=true",
+    "method.name=cgpgan",
+    "method.num_categories=16",
+    "method.fake_penalty_weight=10",
+    "method.lambda_cgp=10",
+    "method.classifier_trunk=own",
+    "train.batch_size=32",
+]
+# (data, method): (preset, overrides, warm-up steps, timed steps)
+CASES = {
+    ("2-D", "cgpgan"): ("gaussians2d", [], 50, 500),
+    ("2-D", "vcagan"): ("gaussians2d_vcagan", [], 50, 500),
+    ("2-D", "infogan"): ("gaussians2d_infogan", [], 50, 500),
+    ("2-D", "vanilla"): ("gaussians2d_vanilla", [], 50, 500),
+    ("2-D", "mhgan"): ("gaussians2d", ["method.name=mhgan", *LABELS], 50, 500),
+    ("2-D", "structural"): ("gaussians2d", ["method.name=structural"], 50, 500),
+    ("digits", "cgpgan"): ("digits", [], 10, 100),
+    ("digits", "mhgan"): ("digits_mhgan", [], 10, 100),
+    ("digits", "structural"): ("digits_structural", [], 10, 100),
+    ("mnist5k", "cgpgan"): ("mnist5k", [], 5, 30),
+    ("mnist5k", "vcagan"): ("mnist5k_vcagan", [], 5, 30),
+    ("mnist5k", "infogan"): ("mnist5k", ["method.name=infogan"], 5, 30),
+    ("mnist5k", "vanilla"): ("mnist5k", ["method.name=vanilla"], 5, 30),
+    ("mnist5k", "mhgan"): ("mnist5k_mhgan", [], 5, 30),
+    ("mnist5k", "structural"): ("mnist5k_structural", [], 5, 30),
+    ("32x32 reference", "cgpgan"): (None, REFERENCE, 1, 3),
+}
+
+# run in the checkout under test: train warm-up steps, resume to warm-up + steps
+TIME_STEPS = """
+import json, sys
+import torch
+from cgpgan import load_config, train
+from cgpgan.threads import choose_threads
+preset, overrides, warmup, steps, out = json.loads(sys.argv[1])
+quiet = ["train.checkpoint_every=1000000", "train.eval_every=0", "train.log_every=50"]
+config = load_config(preset, [*overrides, *quiet, f"train.steps={warmup}"])
+first = train(config, out, progress=False, evaluate=False).info["train_seconds"]
+config = load_config(preset, [*overrides, *quiet, f"train.steps={warmup + steps}"])
+run = train(config, out, progress=False, evaluate=False, resume=True)
+threads, _ = choose_threads(config)
+seconds = run.info["train_seconds"] - first
+print(json.dumps({"seconds": seconds, "threads": threads, "batch": config.train.batch_size}))
+"""
+
+# run in this checkout: the FLOPs of one training step (after one untimed step)
+COUNT_FLOPS = """
+import json, sys
+from pathlib import Path
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+from cgpgan import load_config
+from cgpgan.data import build_dataset
+from cgpgan.run import new_run
+from cgpgan.training.loop import Trainer
+
+class CountFlops(TorchDispatchMode):
+    total = 0
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+preset, overrides, out = json.loads(sys.argv[1])
+config = load_config(preset, overrides)
+dataset = build_dataset(config.data, config.seed)
+trainer = Trainer(new_run(Path(out), config, dataset, True), dataset)
+torch.manual_seed(0)
+trainer._one_step()
+trainer.step += 1
+with CountFlops() as counter:
+    trainer._one_step()
+print(json.dumps({"flops": counter.total}))
+"""
+
+MATMUL = """
+import sys, time, torch
+torch.set_num_threads(int(sys.argv[1]))
+a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+for _ in range(3):
+    a @ b
+times = []
+for _ in range(10):
+    start = time.perf_counter(); a @ b; times.append(time.perf_counter() - start)
+times.sort()
+print(2 * 2048**3 / times[len(times) // 2])
+"""
+
+
+def python(checkout: Path, code: str, *arguments: str, threads: int | None = None) -> str:
+    environment = {**os.environ, "PYTHONPATH": str(checkout)}
+    environment.pop("OMP_NUM_THREADS", None)
+    if threads:
+        environment["OMP_NUM_THREADS"] = str(threads)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if result.returncode:
+        raise SystemExit(f"measurement failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def case_overrides(overrides: list[str], data_file: Path) -> list[str]:
+    """The overrides, with the path of the random images where the data is an npz file."""
+    return [*overrides, f"data.path={data_file}"] if "data.name=npz" in overrides else overrides
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, help="the commit of the straightforward step")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", action="append", default=[], help="data label, e.g. 2-D")
+    parser.add_argument("--docs", default="docs/benchmarks")
+    args = parser.parse_args()
+    cases = {key: value for key, value in CASES.items() if not args.only or key[0] in args.only}
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        worktree(args.before, Path(scratch) / "before") as before,
+    ):
+        scratch = Path(scratch)
+        data_file = scratch / "reference32.npz"  # random 32x32 RGB images: speed only
+        images = np.random.default_rng(0).integers(0, 256, (512, 3, 32, 32), dtype=np.uint8)
+        np.savez(data_file, images=images)
+        peak = {n: float(python(ROOT, MATMUL, str(n))) for n in (1, os.cpu_count() or 1)}
+        print(
+            f"matrix multiply: {', '.join(f'{v / 1e9:.0f} GFLOP/s on {n} thread(s)' for n, v in peak.items())}"
+        )
+        results = []
+        for (data, method), (preset, overrides, warmup, steps) in cases.items():
+            overrides = case_overrides(overrides, data_file)
+            flops = json.loads(
+                python(ROOT, COUNT_FLOPS, json.dumps([preset, overrides, str(scratch / "f")]))
+            )["flops"]
+            times: dict[str, list[float]] = {"straightforward": [], "fast": []}
+            for repeat in range(args.repeats):
+                for label, checkout in (("straightforward", before), ("fast", ROOT)):
+                    out = str(scratch / f"{label}-{data}-{method}-{repeat}")
+                    spec = json.dumps([preset, overrides, warmup, steps, out])
+                    measured = json.loads(python(checkout, TIME_STEPS, spec))
+                    times[label].append(measured["seconds"] / steps)
+            threads, batch = measured["threads"], measured["batch"]
+            row = {"data": data, "method": method, "flops_per_step": flops, "threads": threads}
+            for label, values in times.items():
+                seconds = statistics.median(values)
+                row[label] = {
+                    "seconds_per_step": values,
+                    "steps_per_second": 1 / seconds,
+                    "samples_per_second": batch / seconds,
+                    "flop_share": flops / seconds / peak[threads],
+                }
+            row["speed_up"] = (
+                row["fast"]["steps_per_second"] / row["straightforward"]["steps_per_second"]
+            )
+            print(json.dumps(row))
+            results.append(row)
+    write_docs(Path(args.docs), results, peak, args)
+
+
+def write_docs(docs: Path, results: list[dict], peak: dict[int, float], args) -> None:
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "speed.json").write_text(
+        json.dumps({"matmul_flops": peak, "results": results}, indent=1) + "\n"
+    )
+    lines = [
+        "| data | method | threads | GFLOP / step | straightforward steps/s | fast steps/s "
+        "| fast samples/s | speed-up | FLOP share (straightforward, fast) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results:
+        slow, fast = row["straightforward"], row["fast"]
+        lines.append(
+            f"| {row['data']} | {row['method']} | {row['threads']} "
+            f"| {row['flops_per_step'] / 1e9:.3g} | {slow['steps_per_second']:.3g} "
+            f"| {fast['steps_per_second']:.3g} | {fast['samples_per_second']:.4g} "
+            f"| {row['speed_up']:.2f}x | {slow['flop_share']:.1%}, {fast['flop_share']:.1%} |"
+        )
+    peaks = ", ".join(f"{value / 1e9:.0f} GFLOP/s on {n} thread(s)" for n, value in peak.items())
+    (docs / "speed.md").write_text(
+        "# Speed of a training step\n\n"
+        f"Made by `.venv/bin/python {invocation()}`: the straightforward step is commit "
+        f"{args.before}'s, the fast step this checkout's; medians of {args.repeats} "
+        "measurements each, alternating the two. This machine's float32 2048x2048 matrix "
+        f"multiply, measured in the same run: {peaks}. FLOP share: counted FLOPs per "
+        "second over that matrix-multiply rate at the run's thread count (docs/performance.md "
+        "says how FLOPs are counted).\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
