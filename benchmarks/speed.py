@@ -176,9 +176,8 @@ def main() -> None:
         images = np.random.default_rng(0).integers(0, 256, (512, 3, 32, 32), dtype=np.uint8)
         np.savez(data_file, images=images)
         peak = {n: float(python(ROOT, MATMUL, str(n))) for n in (1, os.cpu_count() or 1)}
-        print(
-            f"matrix multiply: {', '.join(f'{v / 1e9:.0f} GFLOP/s on {n} thread(s)' for n, v in peak.items())}"
-        )
+        peaks = ", ".join(f"{v / 1e9:.0f} GFLOP/s on {n} thread(s)" for n, v in peak.items())
+        print(f"matrix multiply: {peaks}")
         results = []
         for (data, method), (preset, overrides, warmup, steps) in cases.items():
             overrides = case_overrides(overrides, data_file)
