@@ -204,6 +204,9 @@ class MethodConfig:
     adversarial_loss: str = "logistic"  # logistic | hinge | wasserstein
     real_penalty_weight: float = 0.0  # R1 on real data
     fake_penalty_weight: float = 1.0  # squared gradient norm on generated data
+    # lazy regularisation (StyleGAN2): R1 and the penalty on generated data only every k-th
+    # step, weighted k times
+    penalty_every: int = 1
     # none | spectral | gn | pgn: how the critic's score is normalised (docs/normalization.md)
     critic_normalization: str = "none"
     # pgn: paper (1 taken from every element of the input gradient) | gn_of_one_minus
@@ -225,6 +228,7 @@ class MethodConfig:
             "method.adversarial_loss", self.adversarial_loss, ("logistic", "hinge", "wasserstein")
         )
         check_non_negative(self, "real_penalty_weight", "fake_penalty_weight")
+        _check_positive("method.penalty_every", self.penalty_every)
         check_choice(self, "critic_normalization", ("none", "spectral", "gn", "pgn"))
         check_choice(self, "pgn_reading", ("paper", "gn_of_one_minus"))
         check_non_negative(self, "consistency_weight", "consistency_jitter")

@@ -63,11 +63,11 @@ class Phase:
 class Method(nn.Module):
     """A GAN method. Subclasses build their networks and define `training_losses`.
 
-    The training loop calls `training_losses(batch, step)`, a generator that yields
-    `(phase, loss)` pairs; after each yield the loop back-propagates the loss into the
-    parameters of that phase's module only (the others get no gradient) and steps its
-    optimiser (`phases()`), so a later phase sees the updated weights. Code after the
-    last yield (e.g. the prior update) runs before the next step.
+    The training loop calls `training_losses(batch, step)` (through `step_losses`), a
+    generator that yields `(phase, loss)` pairs; after each yield the loop back-propagates
+    the loss into the parameters of that phase's module only (the others get no gradient)
+    and steps its optimiser (`phases()`), so a later phase sees the updated weights. Code
+    after the last yield (e.g. the prior update) runs before the next step.
     """
 
     name = "method"
@@ -88,6 +88,7 @@ class Method(nn.Module):
         self.normalization = build_normalization(
             self.config.critic_normalization, self.config.pgn_reading
         )
+        self.penalty_scale = 1.0  # this step's factor on the adversarial penalties
 
     # ------------------------------------------------------------ to override
 
@@ -149,6 +150,14 @@ class Method(nn.Module):
         return None
 
     # ------------------------------------------------------------ shared
+
+    def step_losses(self, batch: Batch, step: int) -> Iterator[tuple[str, torch.Tensor]]:
+        """`training_losses` of step `step`, what the loop calls: with lazy regularisation
+        (`method.penalty_every` = k) the adversarial penalties are due on every k-th step
+        only, weighted k times then (StyleGAN2)."""
+        every = self.config.penalty_every
+        self.penalty_scale = float(every) if step % every == 0 else 0.0
+        return self.training_losses(batch, step)
 
     @property
     def device(self) -> torch.device:
@@ -232,18 +241,20 @@ class Method(nn.Module):
         Inputs that carry a penalty must have been made to require gradients.
         """
         total = real_score.new_zeros(())
+        real_weight = self.config.real_penalty_weight * self.penalty_scale
+        fake_weight = self.config.fake_penalty_weight * self.penalty_scale
         if self.config.consistency_weight > 0:
             consistency = self.consistency_penalty(real, real_score, real_category)
             stats.report("penalty/consistency", consistency)
             total = total + self.config.consistency_weight * consistency
-        if self.config.real_penalty_weight > 0:
+        if real_weight > 0:
             r1 = losses.squared_gradient_norm(real_score, real)
             stats.report("penalty/real", r1)
-            total = total + self.config.real_penalty_weight * r1
-        if self.config.fake_penalty_weight > 0:
+            total = total + real_weight * r1
+        if fake_weight > 0:
             fake_penalty = losses.squared_gradient_norm(fake_score, fake)
             stats.report("penalty/fake", fake_penalty)
-            total = total + self.config.fake_penalty_weight * fake_penalty
+            total = total + fake_weight * fake_penalty
         return total
 
     def consistency_penalty(self, real, real_score, real_category=None) -> torch.Tensor:
@@ -262,10 +273,11 @@ class Method(nn.Module):
 
     def penalty_inputs(self, real: torch.Tensor, fake: torch.Tensor, real_needs_grad: bool = False):
         """Detached copies of the batches that require gradients where a penalty needs them."""
-        always = self.score_needs_input_gradients
-        real_needs_grad = always or real_needs_grad or self.config.real_penalty_weight > 0
-        real = real.detach().requires_grad_(real_needs_grad)
-        fake = fake.detach().requires_grad_(always or self.config.fake_penalty_weight > 0)
+        always, due = self.score_needs_input_gradients, self.penalty_scale > 0
+        real_penalty = due and self.config.real_penalty_weight > 0
+        fake_penalty = due and self.config.fake_penalty_weight > 0
+        real = real.detach().requires_grad_(always or real_needs_grad or real_penalty)
+        fake = fake.detach().requires_grad_(always or fake_penalty)
         return real, fake
 
     def report_prior(self) -> None:

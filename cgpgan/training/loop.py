@@ -217,7 +217,7 @@ class Trainer:
     def _one_step(self) -> None:
         method, step = self.method, self.step
         batch = self.dataset.batch(self.config.train.batch_size, self.generators["data"])
-        for phase, loss in method.training_losses(batch.to(method.device), step):
+        for phase, loss in method.step_losses(batch.to(method.device), step):
             every = self.phases[phase].every
             if step % every:  # a lazy phase waits for its step ...
                 continue

@@ -244,3 +244,30 @@ def test_cgpgan_extensions_are_named_pieces_the_config_switches_on():
     step = inspect.getsource(CGPGAN.training_losses)
     for option in ("augment_fakes", "real_consistency", "generator_cls_weight", "trunk"):
         assert option not in step, option
+
+
+def test_lazy_penalties_are_due_every_kth_step_weighted_k_times():
+    """method.penalty_every = 3: on step 0 D's loss holds 3 x the penalties, on steps 1
+    and 2 none of them; the adversarial part is the same."""
+
+    def discriminator_parts(every: int, step: int) -> dict[str, float]:
+        config = tiny("vanilla", "method.real_penalty_weight=2", f"method.penalty_every={every}")
+        method = build_method(config, (2,))
+        method.latent_generator.manual_seed(5)
+        stats.collect()
+        _, loss = next(method.step_losses(Batch(torch.randn(8, 2, generator=_seeded())), step))
+        return {"loss": float(loss.detach()), **stats.collect()}
+
+    eager, lazy = discriminator_parts(1, 0), discriminator_parts(3, 0)
+    assert lazy["loss/discriminator"] == pytest.approx(eager["loss/discriminator"])
+    penalties = 2 * eager["penalty/real"] + 1 * eager["penalty/fake"]
+    assert eager["loss"] == pytest.approx(eager["loss/discriminator"] + penalties, rel=1e-5)
+    assert lazy["loss"] == pytest.approx(lazy["loss/discriminator"] + 3 * penalties, rel=1e-5)
+    for step in (1, 2):
+        skipped = discriminator_parts(3, step)
+        assert "penalty/real" not in skipped and "penalty/fake" not in skipped
+        assert skipped["loss"] == pytest.approx(skipped["loss/discriminator"])
+
+
+def _seeded():
+    return torch.Generator().manual_seed(0)
