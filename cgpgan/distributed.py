@@ -27,13 +27,12 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from cgpgan.errors import FailedOnMain
-
-RANK_STRIDE = 1 << 32  # rank r draws from seed + r * RANK_STRIDE: rank 0 is a 1-process run
 
 
 def world_size() -> int:
@@ -51,8 +50,12 @@ def is_main() -> bool:
 
 def stream_seed(seed: int) -> int:
     """The seed of this process's random stream for the run seed `seed`: `seed` itself
-    on rank 0 (so one process draws what a plain run draws), distinct on every other."""
-    return seed + rank() * RANK_STRIDE
+    on rank 0 (so one process draws what a plain run draws), on rank r > 0 a 32-bit seed
+    mixed from (seed, r) (torch's CPU generator reads only a seed's low 32 bits, so an
+    offset of r * 2^32 would give every rank the same stream)."""
+    if rank() == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, rank()]).generate_state(1)[0])
 
 
 @contextmanager

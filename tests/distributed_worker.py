@@ -9,7 +9,8 @@ of its updates to OUT/priors-i-rankR.pt and its exit code to OUT/code-i-rankR.tx
 every process checks the gradient averaging on one fixed batch: the gradients of a mean
 loss with a gradient penalty (double backward) on each process's half of the batch,
 averaged over the processes, against the same loss's gradients on the whole batch;
-the largest difference goes to OUT/gradients-rankR.txt.
+the largest difference goes to OUT/gradients-rankR.txt; and the first draws of its
+streams of seed 0 to OUT/draws-*-rankR.txt.
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def run() -> None:
             priors = torch.stack(RECORD) if RECORD else torch.empty(0)
             torch.save(priors, out / f"priors-{index}-rank{rank}.pt")
         (out / f"gradients-rank{rank}.txt").write_text(str(gradient_difference()))
+        for offset in (0, 1):  # the latent and the data stream of seed 0
+            generator = torch.Generator().manual_seed(distributed.stream_seed(offset))
+            draws = torch.rand(4, generator=generator).tolist()
+            (out / f"draws-{offset}-rank{rank}.txt").write_text(json.dumps(draws))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,17 @@ def test_every_process_holds_the_same_prior_at_every_step(two_processes):
     assert (compare[-1] - 0.25).abs().max() > 0.01  # it has moved: the test is not vacuous
 
 
+def test_each_process_draws_its_own_samples(two_processes):
+    """Rank 0 draws what a 1-process run draws; rank 1 something else."""
+    folder, _ = two_processes
+    for offset in (0, 1):
+        rank0, rank1 = (
+            json.loads((folder / f"draws-{offset}-rank{rank}.txt").read_text()) for rank in (0, 1)
+        )
+        assert rank0 == torch.rand(4, generator=torch.Generator().manual_seed(offset)).tolist()
+        assert rank1 != rank0
+
+
 def test_averaged_gradients_equal_the_whole_batch_gradients(two_processes):
     """A mean loss with a gradient penalty (double backward) on each process's half of a
     batch, averaged by the all-reduce, gives the gradients of the whole batch."""
