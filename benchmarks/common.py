@@ -4,22 +4,18 @@ configuration and seed, in parallel processes, and mean ± std tables."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
-import os
 import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from cgpgan.threads import choose_threads, usable_cores
+from cgpgan import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,69 +87,32 @@ def job_config(job: Job):
 
 def finished_metrics(job: Job) -> dict | None:
     """The metrics of the job's finished run, if there is one trained with the job's
-    configuration."""
-    path = Path(job.directory)
-    if not (path / "metrics.json").is_file():
-        return None
-    _check_same_config(path, job_config(job).to_flat_dict())
-    return json.loads((path / "metrics.json").read_text())
-
-
-def run_job(job: Job) -> dict:
-    """Train one run, or return the metrics of a finished one in its directory."""
-    from cgpgan import train
-
-    finished = finished_metrics(job)
-    if finished is not None:
-        return finished
-    if job.threads:
-        os.environ["OMP_NUM_THREADS"] = str(job.threads)  # train() takes its threads from here
-    run = train(job_config(job), Path(job.directory), overwrite=True, progress=False)
-    return run.metrics
-
-
-# keys that decide what a run writes, not what it trains
-# (training was checked not to depend on them)
-BOOKKEEPING = {
-    "train.log_every",
-    "train.eval_every",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-}
-
-
-def _check_same_config(path: Path, wanted: dict) -> None:
-    """A finished run is reused only if it was trained with the configuration asked for."""
-    from cgpgan.config import load_saved_config
-    from cgpgan.errors import ConfigError
-
-    saved = load_saved_config(path / "config.yaml").to_flat_dict()
-    for name, value in wanted.items():
-        if saved.get(name) != value and name not in BOOKKEEPING:
-            raise ConfigError(
-                f"{path}: finished with {name}={saved.get(name)!r}, "
-                f"this benchmark asks for {value!r}; move the run away to train it again"
-            )
+    configuration (a run trained with another is an error)."""
+    return sweep.finished_metrics(Path(job.directory), job_config(job))
 
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
-    """Metrics of every job, grouped by configuration label (in job order)."""
+    """Metrics of every job, grouped by configuration label (in job order); finished runs
+    are reused, the others trained in `workers` processes (`cgpgan.sweep.train_all`)."""
     from cgpgan.errors import CgpganError
 
-    try:  # reuse finished runs, and refuse stale ones before training anything
-        results = [finished_metrics(job) for job in jobs]
-    except CgpganError as error:
-        raise SystemExit(f"error: {error}") from None
     start = time.time()
-    to_train = [index for index, metrics in enumerate(results) if metrics is None]
-    share = max(1, usable_cores() // max(1, min(workers, len(to_train))))
-    for index in to_train:  # parallel jobs each get their share of the cores, not all of them
-        job = jobs[index]
-        automatic, _ = choose_threads(job_config(job))  # e.g. 1 for 2-D: more gains nothing
-        jobs[index] = dataclasses.replace(job, threads=job.threads or min(share, automatic))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for index, metrics in zip(to_train, pool.map(run_job, [jobs[index] for index in to_train])):
-            results[index] = metrics
+    try:
+        results = sweep.train_all(
+            [job_config(job) for job in jobs],
+            [Path(job.directory) for job in jobs],
+            workers,
+            threads=max((job.threads for job in jobs), default=0),
+        )
+    except CgpganError as error:  # e.g. a finished run trained with another configuration
+        raise SystemExit(f"error: {error}") from None
+    failed = [
+        f"{job.directory}: {result}"
+        for job, result in zip(jobs, results)
+        if isinstance(result, str)
+    ]
+    if failed:
+        raise SystemExit("error: runs failed (the others are kept):\n" + "\n".join(failed))
     print(f"{len(jobs)} runs in {time.time() - start:.0f} s")
     by_label: dict[str, list[dict]] = {}
     for job, metrics in zip(jobs, results):

@@ -1,4 +1,5 @@
-"""Command line: `cgpgan train | evaluate | probe | sample | cluster | config | presets`.
+"""Command line: `cgpgan train | sweep | evaluate | probe | sample | cluster | report |
+config | presets`.
 
 Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
 Errors a user can fix are printed as one line and exit with code 2.
@@ -103,6 +104,47 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
+    sweep = commands.add_parser(
+        "sweep",
+        help="train a config over seeds and a grid in parallel; choose a run without labels",
+    )
+    sweep.add_argument("config", help="a built-in preset name or a YAML file")
+    sweep.add_argument("--seeds", default="0,1,2,3", help="comma-separated (default: %(default)s)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="train every value of KEY (repeatable: every combination)",
+    )
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value in every run (repeatable)",
+    )
+    sweep.add_argument("--workers", type=int, default=1, help="runs trained at a time")
+    sweep.add_argument("--out", required=True, help="the sweep's folder (run it again to resume)")
+    sweep.add_argument(
+        "--criterion",
+        help="how the run to trust is chosen (default: agreement; see docs/selection.md)",
+    )
+    sweep.add_argument(
+        "--consensus",
+        action="store_true",
+        help="also a consensus clustering over the runs (SWEEP_DIR/consensus.csv)",
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+    report = commands.add_parser(
+        "report", help="write RUN_DIR/report.html or SWEEP_DIR/report.html (self-contained)"
+    )
+    report.add_argument("directory", help="a run directory or a sweep directory")
+    report.set_defaults(handler=_report)
+
     evaluate = _run_command(
         commands, "evaluate", "compute a run's metrics; writes RUN_DIR/metrics.json", _evaluate
     )
@@ -161,7 +203,10 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     cluster = _run_command(
-        commands, "cluster", "assign categories to data with a trained run", _cluster
+        commands,
+        "cluster",
+        "assign categories to data with a trained run or a sweep's selected run",
+        _cluster,
     )
     cluster.add_argument(
         "--data",
@@ -280,6 +325,35 @@ def _train_here(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from cgpgan.sweep import parse_grid, parse_seeds, sweep
+
+    if args.workers < 1:
+        raise RunError(f"--workers: must be at least 1, got {args.workers}")
+    record = sweep(
+        args.config,
+        args.out,
+        parse_seeds(args.seeds),
+        parse_grid(args.grid),
+        args.overrides,
+        workers=args.workers,
+        criterion=args.criterion,
+        consensus=args.consensus,
+        progress=not args.quiet,
+    )
+    failed = [entry for entry in record["runs"] if "error" in entry]
+    for entry in failed:
+        print(f"cgpgan: run {entry['directory']} failed: {entry['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report(args) -> int:
+    from cgpgan.report import write_report
+
+    print(f"wrote {write_report(args.directory)}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from cgpgan.run import Run
     from cgpgan.threads import cpu_threads
@@ -358,13 +432,18 @@ def _sample(args) -> int:
 
 def _cluster(args) -> int:
     from cgpgan.run import Run
+    from cgpgan.sweep import SWEEP_FILE, selected_run
 
     out = Path(args.out)
     if out.suffix != ".csv":
         raise RunError(f"--out: must end in .csv, got {out.name}")
     if not out.parent.is_dir():
         raise RunError(f"--out: folder {out.parent} does not exist")
-    run = Run.load(args.run_dir, device=args.device)
+    run_dir = Path(args.run_dir)
+    if (run_dir / SWEEP_FILE).is_file():  # a sweep: its selected run
+        run_dir = selected_run(run_dir)
+        print(f"the sweep's selected run: {run_dir}")
+    run = Run.load(run_dir, device=args.device)
     result = run.cluster_data(args.overrides, out, data=args.data)
     examples = f" and examples to {result['examples']}" if result.get("examples") else ""
     print(f"wrote {result['items']} assignments to {out}{examples}")
