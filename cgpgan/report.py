@@ -147,13 +147,13 @@ def _sweep_body(directory: Path, record: dict) -> str:
     criterion = record.get("criterion", "")
     runs = record["runs"]
     score_names = sorted({name for entry in runs for name in entry.get("scores", {})})
-    label_names = sorted({name for entry in runs for name in entry.get("label_metrics", {})})
+    label_names = sorted({name for entry in runs for name in entry.get("metrics", {})})
     header = ["run", "settings", *score_names, *label_names, "status"]
     rows, selected = [], None
     for index, entry in enumerate(runs):
         if entry["directory"] == record.get("selected"):
             selected = index
-        scores, labels = entry.get("scores", {}), entry.get("label_metrics", {})
+        scores, labels = entry.get("scores", {}), entry.get("metrics", {})
         rows.append(
             [
                 entry["directory"],

@@ -59,7 +59,7 @@ def score_sweep(
         entry["scores"] = scores
         clusterings.append(categories)
         if labels is not None:
-            entry["label_metrics"] = clustering_scores(categories, labels)
+            entry["metrics"] = clustering_scores(categories, labels)
     for entry, agreement in zip(trained, mean_pairwise_ari(clusterings)):
         entry["scores"]["agreement"] = agreement
     record["criterion"] = criterion
@@ -72,7 +72,7 @@ def score_sweep(
         combined = consensus_clustering(clusterings, live)
         record["consensus"] = {"categories": live}
         if labels is not None:
-            record["consensus"]["label_metrics"] = clustering_scores(combined, labels)
+            record["consensus"]["metrics"] = clustering_scores(combined, labels)
         rows = np.stack([chosen, combined], axis=1)
         header = "item,category"  # item: its index in the data set
         np.savetxt(out / "consensus.csv", rows, fmt="%d", delimiter=",", header=header, comments="")
@@ -160,8 +160,8 @@ def summarise_settings(trained: list[dict], criterion: str) -> list[dict]:
         for name in ("live_categories", "prior_entropy", criterion):
             values = np.array([entry["scores"][name] for entry in entries], dtype=float)
             row[name] = {"mean": float(values.mean()), "std": float(values.std())}
-        if all("label_metrics" in entry for entry in entries):
-            accuracy = np.array([entry["label_metrics"]["accuracy"] for entry in entries])
+        if all("metrics" in entry for entry in entries):
+            accuracy = np.array([entry["metrics"]["accuracy"] for entry in entries])
             row["accuracy"] = {"mean": float(accuracy.mean()), "std": float(accuracy.std())}
         rows.append(row)
     best = max(range(len(rows)), key=lambda index: _or_minus_inf(rows[index][criterion]["mean"]))
@@ -177,8 +177,8 @@ def rank_correlations(record: dict, target: str = "accuracy") -> dict[str, float
     """Spearman correlation of each criterion with a label metric over the sweep's runs."""
     from scipy.stats import spearmanr
 
-    trained = [entry for entry in record["runs"] if "label_metrics" in entry]
-    truth = [entry["label_metrics"][target] for entry in trained]
+    trained = [entry for entry in record["runs"] if "metrics" in entry]
+    truth = [entry["metrics"][target] for entry in trained]
     correlations = {}
     for name in CRITERIA:
         values = [entry["scores"].get(name, math.nan) for entry in trained]

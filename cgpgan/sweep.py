@@ -3,10 +3,11 @@ processes, then scored without labels so that a user can tell which run to trust
 
     cgpgan sweep digits --seeds 0,1,2,3 --grid method.lambda_cgp=0.1,1,10 --out SWEEP
 
-writes SWEEP/<run>/ for every run and SWEEP/sweep.json: every run with its overrides,
-its unsupervised scores (`cgpgan.selection`) and, where the data have labels, its
-label-based metrics (for the table only: nothing is chosen by them), and the name of
-the selected run.
+writes SWEEP/<run>/ for every run and SWEEP/sweep.json: `runs`, each with its
+`directory`, `config` (the grid's overrides and its seed), `scores` (unsupervised,
+`cgpgan.selection`), `metrics` (label-based, where the data have labels: shown, never
+used to choose), `run_metrics` (its metrics.json) or `error`; `selected` (the chosen
+run's directory name), `criterion`, `settings` (per grid setting) and `consensus`.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ def sweep(
             {
                 "directory": run.name,
                 "config": run.overrides,
-                **({"metrics": result} if isinstance(result, dict) else {"error": result}),
+                **({"run_metrics": result} if isinstance(result, dict) else {"error": result}),
             }
             for run, result in zip(runs, results)
         ],

@@ -79,7 +79,7 @@ def test_consensus_recovers_the_clusters_most_runs_agree_on():
 
 def test_rank_correlation_is_spearman_of_each_criterion_with_accuracy():
     runs = [
-        {"scores": {"agreement": a, "confidence": c}, "label_metrics": {"accuracy": acc}}
+        {"scores": {"agreement": a, "confidence": c}, "metrics": {"accuracy": acc}}
         for a, c, acc in [(0.1, 0.9, 0.5), (0.5, 0.2, 0.7), (0.9, 0.5, 0.9), (0.7, 0.1, 0.8)]
     ]
     correlations = rank_correlations({"runs": runs})
@@ -109,9 +109,9 @@ def test_sweep_trains_scores_selects_reuses_and_resumes(tmp_path):
     agreements = [entry["scores"]["agreement"] for entry in saved["runs"]]
     assert chosen["scores"]["agreement"] == max(agreements)
     for entry in saved["runs"]:
-        assert entry["metrics"]["step"] == 30
+        assert entry["run_metrics"]["step"] == 30
         assert set(entry["scores"]) >= {"agreement", "confidence", "stability", "prior_entropy"}
-        assert 0 <= entry["label_metrics"]["accuracy"] <= 1  # the 2-D mixture has labels
+        assert 0 <= entry["metrics"]["accuracy"] <= 1  # the 2-D mixture has labels
     resumed = [json.loads(line)["step"] for line in open(out / names[3] / "metrics.jsonl")]
     assert resumed == [10, 20, 30]  # continued, not restarted
     assert [row["setting"] for row in saved["settings"]] == [
@@ -189,3 +189,29 @@ def test_sweep_report_renders_in_headless_chromium_without_errors(tmp_path):
     pixels = imread(picture)[..., :3]
     assert pixels.std() > 0.05  # not blank: text, tables and pictures
     assert (pixels < 0.5).mean() > 0.01
+
+
+def test_a_failed_run_is_recorded_with_its_error_and_the_others_go_on(tmp_path):
+    out = tmp_path / "sweep"
+    small_settings = [
+        "network.hidden_dim=16",
+        "network.depth=2",
+        "train.steps=30",
+        "train.batch_size=8",
+        "data.num_samples=1000",
+        "train.eval_samples=400",
+        "method.warmup_steps=2",
+    ]
+    command = [
+        *[sys.executable, "-m", "cgpgan", "sweep", "gaussians2d", "--seeds", "0"],
+        *["--grid", "train.learning_rate=0.001,1e30", "--out", str(out), "--quiet"],
+        *[f"--set={item}" for item in small_settings],
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "run learning_rate=1e30-seed0 failed: " in result.stderr
+    record = json.loads((out / "sweep.json").read_text())
+    failed, trained = record["runs"][1], record["runs"][0]
+    assert "error" in failed and "scores" not in failed
+    assert trained["run_metrics"]["step"] == 30 and "scores" in trained
+    assert record["selected"] == "learning_rate=0.001-seed0"
