@@ -66,11 +66,11 @@ SWEEPS = {
 def ranking_row(name: str, record: dict) -> str:
     """A sweep's accuracies (mean, best, selected, consensus) and each criterion's rank
     correlation with accuracy."""
-    runs = [entry for entry in record["runs"] if "label_metrics" in entry]
-    accuracy = {entry["directory"]: entry["label_metrics"]["accuracy"] for entry in runs}
+    runs = [entry for entry in record["runs"] if "metrics" in entry]
+    accuracy = {entry["directory"]: entry["metrics"]["accuracy"] for entry in runs}
     values = np.array(list(accuracy.values()))
     correlations = rank_correlations(record)
-    consensus = record.get("consensus", {}).get("label_metrics", {}).get("accuracy", np.nan)
+    consensus = record.get("consensus", {}).get("metrics", {}).get("accuracy", np.nan)
     cells = [
         name,
         str(len(runs)),
@@ -91,7 +91,7 @@ def categories_rows(name: str, record: dict, clusters: int) -> list[str]:
         rows.append(
             f"| {name} | {clusters} | {setting['setting']}{mark} | "
             f"{live['mean']:.2f} ± {live['std']:.2f} | "
-            f"{setting[record['criterion']]['mean']:.3f} | "
+            f"{setting[record['criterion']]['mean']:.3f} | {setting['seed_agreement']:.3f} | "
             f"{setting['accuracy']['mean']:.3f} ± {setting['accuracy']['std']:.3f} |"
         )
     return rows
@@ -143,7 +143,9 @@ def main() -> None:
         page += (
             "\n## Number of categories per lambda (2-D mixtures drawn by the benchmark)\n\n"
             f"| mixture | clusters | setting | live categories | mean {DEFAULT_CRITERION} | "
-            "accuracy |\n|---|---|---|---|---|---|\n" + "\n".join(counts) + "\n"
+            "seed agreement | accuracy |\n|---|---|---|---|---|---|---|\n"
+            + "\n".join(counts)
+            + "\n"
         )
     print(page)
     Path(args.docs).mkdir(parents=True, exist_ok=True)

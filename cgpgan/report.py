@@ -192,8 +192,8 @@ def _settings_table(settings: list[dict], criterion: str) -> str:
         if row.get("selected"):
             selected = index
         cells = [f"{row[n]['mean']:.3f} ± {row[n]['std']:.3f}" for n in names]
-        rows.append([row["setting"], str(row["runs"]), *cells])
-    return _table(["setting", "runs", *names], rows, selected)
+        rows.append([row["setting"], str(row["runs"]), *cells, _number(row["seed_agreement"])])
+    return _table(["setting", "runs", *names, "seed_agreement"], rows, selected)
 
 
 def _categories_chart(settings: list[dict]) -> bytes:

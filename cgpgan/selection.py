@@ -66,7 +66,7 @@ def score_sweep(
     values = [entry["scores"][criterion] for entry in trained]
     best = int(np.nanargmax(values)) if not all(math.isnan(v) for v in values) else 0
     record["selected"] = trained[best]["directory"]
-    record["settings"] = summarise_settings(trained, criterion)
+    record["settings"] = summarise_settings(trained, clusterings, criterion)
     if consensus:
         live = int(np.median([entry["scores"]["live_categories"] for entry in trained]))
         combined = consensus_clustering(clusterings, live)
@@ -147,19 +147,26 @@ def consensus_clustering(clusterings: list[np.ndarray], num_categories: int) -> 
     return fcluster(tree, t=max(1, num_categories), criterion="maxclust") - 1
 
 
-def summarise_settings(trained: list[dict], criterion: str) -> list[dict]:
+def summarise_settings(
+    trained: list[dict], clusterings: list[np.ndarray], criterion: str
+) -> list[dict]:
     """Per grid setting (a run's overrides without its seed): the live categories and prior
-    entropy over seeds (mean, std), the criterion's mean; the best setting marked."""
-    groups: dict[str, list[dict]] = {}
-    for entry in trained:
+    entropy over seeds (mean, std), the criterion's mean, `seed_agreement` (the mean ARI
+    between the setting's own runs: how reproducible its clustering is over seeds); the
+    setting with the best mean criterion marked `selected`."""
+    groups: dict[str, list[int]] = {}
+    for index, entry in enumerate(trained):
         setting = ", ".join(item for item in entry["config"] if not item.startswith("seed="))
-        groups.setdefault(setting or "(none)", []).append(entry)
+        groups.setdefault(setting or "(none)", []).append(index)
     rows = []
-    for setting, entries in groups.items():
+    for setting, indices in groups.items():
+        entries = [trained[index] for index in indices]
         row = {"setting": setting, "runs": len(entries)}
         for name in ("live_categories", "prior_entropy", criterion):
             values = np.array([entry["scores"][name] for entry in entries], dtype=float)
             row[name] = {"mean": float(values.mean()), "std": float(values.std())}
+        within = mean_pairwise_ari([clusterings[index] for index in indices])
+        row["seed_agreement"] = float(np.mean(within))
         if all("metrics" in entry for entry in entries):
             accuracy = np.array([entry["metrics"]["accuracy"] for entry in entries])
             row["accuracy"] = {"mean": float(accuracy.mean()), "std": float(accuracy.std())}
