@@ -1,5 +1,4 @@
-"""Command line: `cgpgan train | sweep | evaluate | probe | sample | cluster | report |
-config | presets`.
+"""Command line: cgpgan train|sweep|evaluate|probe|sample|cluster|report|config|presets.
 
 Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
 Errors a user can fix are printed as one line and exit with code 2.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -135,7 +136,9 @@ def train_all(
     share = max(1, usable_cores() // max(1, min(workers, len(to_train))))
     total = sum(configs[index].train.steps for index in to_train)
     bar = tqdm(total=total, unit="step", desc="sweep", disable=not progress or not to_train)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    # fresh processes, not forks: a fork of a process whose torch threads have run can hang
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=spawn) as pool:
         pending: dict[Future, int] = {}
         for index in to_train:
             automatic, _ = choose_threads(configs[index])  # e.g. 1 for 2-D: more gains nothing

@@ -29,7 +29,10 @@ def test_top_level_help_names_every_command(capsys):
     assert exit.value.code == 0
     usage, description = capsys.readouterr().out.split("\n\n")[:2]
     commands = re.search(r"\{(.*?)\}", usage)[1].split(",")  # argparse's {train,evaluate,...}
-    assert {"train", "evaluate", "probe", "sample", "cluster", "config", "presets"} == set(commands)
+    assert set(commands) == {
+        *("train", "sweep", "evaluate", "probe", "sample", "cluster", "report", "config"),
+        "presets",
+    }
     for name in commands:
         assert name in description
 
