@@ -6,8 +6,9 @@ unlike the presets). Writes docs/benchmarks/selection.md:
 
     .venv/bin/python benchmarks/selection.py --workers 2
 
-`--only NAME` (repeatable) runs some sweeps. Runs go to --runs
-(default runs/benchmark-selection/NAME); finished runs are reused.
+`--only NAME` (repeatable) runs some sweeps; the page also shows the other sweeps that
+have a `sweep.json` already. Runs go to --runs (default runs/benchmark-selection/NAME);
+finished runs are reused.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import invocation, slug  # noqa: E402
 
 from cgpgan.selection import CRITERIA, DEFAULT_CRITERION, rank_correlations  # noqa: E402
-from cgpgan.sweep import sweep  # noqa: E402
+from cgpgan.sweep import read_record, sweep  # noqa: E402
 
 LAMBDAS = "method.lambda_cgp"
 
@@ -64,23 +65,31 @@ SWEEPS = {
 
 
 def ranking_row(name: str, record: dict) -> str:
-    """A sweep's accuracies (mean, best, selected, consensus) and each criterion's rank
-    correlation with accuracy."""
+    """A sweep's accuracies (mean, best, the selected run, the selected setting's mean over
+    its seeds, consensus) and each criterion's rank correlation with accuracy."""
     runs = [entry for entry in record["runs"] if "metrics" in entry]
     accuracy = {entry["directory"]: entry["metrics"]["accuracy"] for entry in runs}
     values = np.array(list(accuracy.values()))
     correlations = rank_correlations(record)
     consensus = record.get("consensus", {}).get("metrics", {}).get("accuracy", np.nan)
+    setting = next(row for row in record["settings"] if row.get("selected"))
     cells = [
         name,
         str(len(runs)),
         f"{values.mean():.3f} ± {values.std():.3f}",
         f"{values.max():.3f}",
         f"{accuracy[record['selected']]:.3f}",
+        f"{setting['accuracy']['mean']:.3f}",
         f"{consensus:.3f}",
         *[f"{correlations[criterion]:+.2f}" for criterion in CRITERIA],
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def grid_text(name: str, sweep_plan: tuple) -> str:
+    _, _, grid, seeds = sweep_plan
+    values = [f"{key.split('.')[-1]} {', '.join(grid[key])}" for key in grid]
+    return f"{name} {' x '.join(values + [f'seeds {seeds[0]}-{seeds[-1]}'])}"
 
 
 def categories_rows(name: str, record: dict, clusters: int) -> list[str]:
@@ -107,17 +116,19 @@ def main() -> None:
 
     records = {}
     for name, (preset, overrides, grid, seeds) in SWEEPS.items():
-        if args.only and name not in args.only:
-            continue
         out = Path(args.runs) / slug(name)
-        records[name] = sweep(
-            preset, out, seeds, grid, overrides, workers=args.workers, consensus=True
-        )
+        if not args.only or name in args.only:
+            records[name] = sweep(
+                preset, out, seeds, grid, overrides, workers=args.workers, consensus=True
+            )
+        elif (out / "sweep.json").exists():
+            records[name] = read_record(out)
     header = (
-        "| sweep | runs | accuracy, mean ± std | best | selected | consensus | "
+        "| sweep | runs | accuracy, mean ± std | best | selected run | selected setting | "
+        "consensus | "
         + " | ".join(f"rho {criterion}" for criterion in CRITERIA)
         + " |\n|"
-        + "---|" * (6 + len(CRITERIA))
+        + "---|" * (7 + len(CRITERIA))
     )
     ranking = [ranking_row(name, record) for name, record in records.items()]
     counts = [
@@ -130,10 +141,14 @@ def main() -> None:
         "# Choosing a run without labels\n\n"
         f"Made by `.venv/bin/python {invocation()}`. Accuracy: argmax Q(x) on the real data "
         "(at most 5,000 items) against the true classes, one-to-one (Hungarian) matching. "
-        f"Selected: the run with the highest `{DEFAULT_CRITERION}` (the default criterion). "
+        f"Selected run: the run with the highest `{DEFAULT_CRITERION}` (the default "
+        "criterion); selected setting: the grid setting with the highest mean criterion over "
+        "its seeds, its mean accuracy over them. "
         "Consensus: average linkage on the co-association matrix of all the sweep's runs, "
         "into the median number of live categories. rho: Spearman correlation of the "
-        "criterion with accuracy over the sweep's runs.\n\n"
+        "criterion with accuracy over the sweep's runs. Grids: "
+        + "; ".join(grid_text(name, SWEEPS[name]) for name in records)
+        + ".\n\n"
         + header
         + "\n"
         + "\n".join(ranking)
