@@ -51,13 +51,22 @@ CONFIGURATIONS = {
     for part in ("digits", "mnist5k", "spiral")
     for label, value in configurations(part).items()
 }  # for the tests
-METRICS = ["linear_accuracy", "kmeans_accuracy", "kmeans_accuracy_std", "kmeans_nmi"]
+METRICS = [
+    "linear_accuracy",
+    "kmeans_accuracy",
+    "kmeans_accuracy_std",
+    "kmeans_nmi",
+    "silhouette",
+    "class_spread",
+    "uniformity",
+]
 
 
 def probe_scores(directory: str) -> dict:
-    """The run's probe.json, made if missing (critic features, 20 k-means repetitions)."""
+    """The run's probe.json, made if missing or without a score of METRICS (critic
+    features, 20 k-means repetitions)."""
     path = Path(directory) / "probe.json"
-    if not path.is_file():
+    if not path.is_file() or not set(METRICS) <= set(json.loads(path.read_text())):
         from cgpgan.run import Run
 
         Run.load(directory).probe()
@@ -104,7 +113,9 @@ def main() -> None:
     (docs / f"structural_{args.part}.md").write_text(
         f"# Critic representations: {args.part}\n\nMade by `.venv/bin/python {command}`; "
         "mean ± std over seeds of each run's `cgpgan probe` scores (critic trunk features, "
-        "l2-normalised; k-means: each run's mean over 20 repetitions); seconds per step as "
+        "l2-normalised; k-means: each run's mean over 20 repetitions; silhouette, class_spread "
+        "and uniformity: the features' geometry, see `cgpgan/metrics/probe.py`); seconds per "
+        "step as "
         "measured with the parallel runs sharing the machine's cores. What the rows show: "
         "docs/structural.md.\n\n" + table + "\n\nFigures (seed 0):\n\n" + "\n".join(pictures) + "\n"
     )

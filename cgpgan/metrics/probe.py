@@ -8,7 +8,13 @@ them. For data with labels, the labels are used for scoring only.
 - `kmeans_accuracy` (mean), `kmeans_accuracy_std`, `kmeans_nmi`, `kmeans_ari`: spherical
   k-means (k-means on the l2-normalised features) with K = the number of classes, the
   best of 5 starts by inertia, repeated 20 times with different seeds, clusters matched
-  to classes one-to-one (Hungarian), on every item.
+  to classes one-to-one (Hungarian), on every item;
+- the features' geometry on the sphere, on a seeded subset of at most 2,000 items:
+  `silhouette` of the true classes (cosine distance; near 0: classes not compact),
+  `class_spread` (mean distance between two items of one class over that between two items
+  of different classes; 1: the classes are as spread as the whole data), `uniformity` (log
+  mean exp(-2 |f - f'|^2) over pairs, Wang and Isola 2020; lower: spread more evenly over
+  the sphere) and `pca_dims_90` (principal components that hold 90% of the variance).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from cgpgan.data.subsets import stratified_split
 from cgpgan.metrics.clustering import hungarian_accuracy
@@ -61,6 +67,25 @@ def spherical_kmeans(features: np.ndarray, labels: np.ndarray, seed: int, repeat
     }
 
 
+def geometry(features: np.ndarray, labels: np.ndarray, seed: int, items: int = 2000) -> dict:
+    """How compact the classes are and how evenly the l2-normalised `features` fill the
+    sphere (see the module's docstring)."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(features), min(items, len(features)), replace=False)
+    subset, classes = features[chosen], labels[chosen]
+    squared = np.clip(2.0 - 2.0 * subset @ subset.T, 0.0, None)  # unit vectors
+    pairs = np.triu_indices(len(subset), 1)
+    same = (classes[:, None] == classes[None, :])[pairs]
+    distance = np.sqrt(squared[pairs])
+    variance = PCA().fit(features).explained_variance_ratio_
+    return {
+        "silhouette": float(silhouette_score(subset, classes, metric="cosine")),
+        "class_spread": float(distance[same].mean() / distance[~same].mean()),
+        "uniformity": float(np.log(np.exp(-2.0 * squared[pairs]).mean())),
+        "pca_dims_90": int(np.searchsorted(np.cumsum(variance), 0.9) + 1),
+    }
+
+
 def probe(
     method, dataset, network: str = "critic", seed: int = 0, repeats: int = 20
 ) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -82,6 +107,7 @@ def probe(
         "feature_dim": int(features.shape[1]),
         "linear_accuracy": linear_probe(train, train_labels, test, test_labels),
         **spherical_kmeans(features, labels, seed, repeats),
+        **geometry(features, labels, seed),
     }
     embedding = PCA(2, random_state=seed).fit_transform(features)
     return scores, embedding, labels

@@ -8,7 +8,7 @@ import pytest
 
 from cgpgan import load_config, train
 from cgpgan.cli import main
-from cgpgan.metrics.probe import spherical_kmeans
+from cgpgan.metrics.probe import geometry, spherical_kmeans
 
 TINY_DIGITS = [
     "data.name=digits",
@@ -34,6 +34,24 @@ def test_spherical_kmeans_finds_separated_directions():
     assert scores["kmeans_nmi"] == pytest.approx(1.0)
 
 
+def test_geometry_tells_compact_classes_from_classes_spread_over_the_sphere():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(4), 100)
+    compact = np.eye(8)[labels] + 0.05 * rng.standard_normal((400, 8))
+    spread = rng.standard_normal((400, 8))  # the same labels, no class structure
+    compact, spread = (f / np.linalg.norm(f, axis=1, keepdims=True) for f in (compact, spread))
+    tight, loose = geometry(compact, labels, seed=0), geometry(spread, labels, seed=0)
+    assert tight["silhouette"] > 0.9 and abs(loose["silhouette"]) < 0.05
+    assert tight["class_spread"] < 0.2 and loose["class_spread"] == pytest.approx(1.0, abs=0.02)
+    # four directions, centred, span three dimensions; isotropic noise needs most of eight
+    assert tight["pca_dims_90"] == 3 and loose["pca_dims_90"] >= 7
+    # one point: exp(0) for every pair; unit vectors spread evenly: far below it
+    assert geometry(np.tile(compact[:1], (50, 1)), np.arange(50) % 2, 0)[
+        "uniformity"
+    ] == pytest.approx(0.0, abs=1e-9)
+    assert loose["uniformity"] < tight["uniformity"] < 0.0
+
+
 def test_probe_writes_its_scores_and_picture(tmp_path, capsys):
     directory = tmp_path / "run"
     train(load_config(None, [*TINY_DIGITS, "method.warmup_steps=2"]), directory, progress=False)
@@ -41,6 +59,8 @@ def test_probe_writes_its_scores_and_picture(tmp_path, capsys):
     scores = json.loads((directory / "probe.json").read_text())
     for key in ("linear_accuracy", "kmeans_accuracy", "kmeans_accuracy_std", "kmeans_nmi"):
         assert 0.0 <= scores[key] <= 1.0, key
+    assert -1.0 <= scores["silhouette"] <= 1.0 and scores["uniformity"] <= 0.0
+    assert 1 <= scores["pca_dims_90"] <= scores["feature_dim"]
     assert scores["network"] == "critic"
     # even a barely trained critic's features separate the digits far above chance (0.1)
     assert scores["linear_accuracy"] > 0.5
