@@ -9,8 +9,10 @@ embedding coloured by arm. Writes a markdown table (mean ± std over seeds) and 
     .venv/bin/python benchmarks/structural.py --part mnist5k --seeds 3 --workers 2
     .venv/bin/python benchmarks/structural.py --part spiral --seeds 1 --workers 1
 
-`--only LABEL` (repeatable) runs some rows. Runs go to --runs (default
-runs/benchmark-structural); finished runs (and their probe.json) are reused.
+The rows "structural, no ... term" take one term off at a time. `--only LABEL`
+(repeatable) runs some rows; the table also shows the other rows' finished runs. Runs go
+to --runs (default runs/benchmark-structural); finished runs (and their probe.json) are
+reused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import invocation, make_jobs, mean_std_table, run_all, slug  # noqa: E402
+from common import (  # noqa: E402
+    finished_metrics,
+    invocation,
+    make_jobs,
+    mean_std_table,
+    run_all,
+    slug,
+)
 
 OFF = ["method.coarse=none", "method.fine_weight=0", "method.smoothness_weight=0"]
 SPIRAL = [  # the 2-D schedule of `gaussians2d` (MLPs) on the double spiral
@@ -39,10 +48,15 @@ def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
             "structural, double spiral": ("gaussians2d", SPIRAL),
             "hinge baseline, double spiral": ("gaussians2d", [*SPIRAL, *OFF]),
         }
+    preset = f"{part}_structural"
     return {
-        "structural": (f"{part}_structural", []),
-        "hinge baseline (same networks, terms off)": (f"{part}_structural", OFF),
+        "structural": (preset, []),
+        "hinge baseline (same networks, terms off)": (preset, OFF),
         "CGPGAN (critic trunk, which Q reads)": (part, []),
+        # one term off at a time: which of them shapes the features
+        "structural, no coarse term": (preset, [OFF[0]]),
+        "structural, no fine term": (preset, [OFF[1]]),
+        "structural, no smoothness term": (preset, [OFF[2]]),
     }
 
 
@@ -84,16 +98,17 @@ def main() -> None:
     parser.add_argument("--set", dest="extra", action="append", default=[], help="every run")
     args = parser.parse_args()
 
-    rows = {k: v for k, v in configurations(args.part).items() if not args.only or k in args.only}
-    jobs = make_jobs(rows, args.seeds, f"{args.runs}/{args.part}", args.extra)
-    by_label = run_all(jobs, args.workers)
+    every = make_jobs(configurations(args.part), args.seeds, f"{args.runs}/{args.part}", args.extra)
+    wanted = [job for job in every if not args.only or job.label in args.only]
+    run_all(wanted, args.workers)
+    # the table: the rows run now and the runs of the other rows that are finished already
+    jobs = [job for job in every if job in wanted or finished_metrics(job)]
     scores: dict[str, list[dict]] = {}
-    for label, results in by_label.items():
-        directories = [job.directory for job in jobs if job.label == label]  # seed order
-        for directory, metrics in zip(directories, results):
-            probe = probe_scores(directory)
-            probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
-            scores.setdefault(label, []).append(probe)
+    for job in jobs:
+        metrics = finished_metrics(job)
+        probe = probe_scores(job.directory)
+        probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
+        scores.setdefault(job.label, []).append(probe)
     table = mean_std_table(scores, [*METRICS, "seconds_per_step"])
     print(table)
     docs = Path(args.docs)
