@@ -163,25 +163,26 @@ def test_report_refuses_a_folder_that_is_neither_run_nor_sweep(tmp_path):
         write_report(tmp_path)
 
 
-@pytest.mark.skipif(
+needs_browser = pytest.mark.skipif(
     BROWSER is None and not os.environ.get("CGPGAN_REQUIRE_BROWSER"),
     reason="no Chromium here (CI installs it and sets CGPGAN_REQUIRE_BROWSER)",
 )
-def test_sweep_report_renders_in_headless_chromium_without_errors(tmp_path):
+
+
+def assert_renders_in_headless_chromium(page, tmp_path):
+    """The page's own script ran, found every picture shown and no error logged, and a
+    screenshot of it is not blank."""
     from matplotlib.image import imread
 
     assert BROWSER is not None, "CGPGAN_REQUIRE_BROWSER is set but Chromium is not installed"
-    out = tmp_path / "sweep"
-    sweep(small(), out, [0, 1], progress=False, say=lambda _: None)
-    url = (out / "report.html").as_uri()
     flags = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     dom = subprocess.run(
-        [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+        [*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     ).stdout
     assert 'data-check="ok: ' in dom, dom[-2000:]  # every picture shown, no error logged
     picture = tmp_path / "page.png"
     subprocess.run(
-        [*flags, "--window-size=1200,1600", f"--screenshot={picture}", url],
+        [*flags, "--window-size=1200,1600", f"--screenshot={picture}", page.as_uri()],
         capture_output=True,
         timeout=120,
         check=True,
@@ -189,6 +190,19 @@ def test_sweep_report_renders_in_headless_chromium_without_errors(tmp_path):
     pixels = imread(picture)[..., :3]
     assert pixels.std() > 0.05  # not blank: text, tables and pictures
     assert (pixels < 0.5).mean() > 0.01
+
+
+@needs_browser
+def test_sweep_report_renders_in_headless_chromium_without_errors(tmp_path):
+    out = tmp_path / "sweep"
+    sweep(small(), out, [0, 1], progress=False, say=lambda _: None)
+    assert_renders_in_headless_chromium(out / "report.html", tmp_path)
+
+
+@needs_browser
+def test_run_report_renders_in_headless_chromium_without_errors(tmp_path):
+    run = train(tiny("cgpgan"), tmp_path / "run", progress=False)
+    assert_renders_in_headless_chromium(write_report(run.directory), tmp_path)
 
 
 def test_a_failed_run_is_recorded_with_its_error_and_the_others_go_on(tmp_path):
