@@ -329,17 +329,25 @@ def _sweep(args) -> int:
 
     if args.workers < 1:
         raise RunError(f"--workers: must be at least 1, got {args.workers}")
-    record = sweep(
-        args.config,
-        args.out,
-        parse_seeds(args.seeds),
-        parse_grid(args.grid),
-        args.overrides,
-        workers=args.workers,
-        criterion=args.criterion,
-        consensus=args.consensus,
-        progress=not args.quiet,
-    )
+    try:
+        record = sweep(
+            args.config,
+            args.out,
+            parse_seeds(args.seeds),
+            parse_grid(args.grid),
+            args.overrides,
+            workers=args.workers,
+            criterion=args.criterion,
+            consensus=args.consensus,
+            progress=not args.quiet,
+        )
+    except TrainingInterrupted as interrupted:
+        print(
+            "cgpgan: sweep stopped; the same command continues it (finished runs are kept, "
+            "the others resume from their checkpoints)",
+            file=sys.stderr,
+        )
+        return interrupted.exit_code
     failed = [entry for entry in record["runs"] if "error" in entry]
     for entry in failed:
         print(f"cgpgan: run {entry['directory']} failed: {entry['error']}", file=sys.stderr)

@@ -16,6 +16,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,9 +26,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cgpgan.config import Config, load_config, load_saved_config
-from cgpgan.errors import ConfigError, RunError
+from cgpgan.errors import ConfigError, RunError, TrainingInterrupted
 from cgpgan.storage import write_json
 from cgpgan.threads import choose_threads, usable_cores
+from cgpgan.training.signals import stop_on_signals
 
 SWEEP_FILE = "sweep.json"
 # keys that decide what a run writes, not what it trains
@@ -128,7 +130,11 @@ def train_all(
     """Train every configuration into its directory in `workers` parallel processes, each
     with its share of the cores (or `threads`); a finished run is reused (if its
     configuration is the same), an unfinished one with a checkpoint resumed. Returns each
-    run's metrics, or the one-line error that stopped it; the others go on."""
+    run's metrics, or the one-line error that stopped it; the others go on.
+
+    SIGINT or SIGTERM (to this process or its process group) stops the sweep cleanly: no
+    run is started any more, each running one stops after its step with a checkpoint,
+    and TrainingInterrupted is raised; the same call later goes on where it stopped."""
     results: list[dict | str | None] = [
         finished_metrics(directory, config) for directory, config in zip(directories, configs)
     ]
@@ -138,27 +144,55 @@ def train_all(
     bar = tqdm(total=total, unit="step", desc="sweep", disable=not progress or not to_train)
     # fresh processes, not forks: a fork of a process whose torch threads have run can hang
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=spawn) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=spawn, initializer=_worker_signals
+    )
+    with pool, stop_on_signals() as stop:
+        waiting, passed_on = list(to_train), False
         pending: dict[Future, int] = {}
-        for index in to_train:
-            automatic, _ = choose_threads(configs[index])  # e.g. 1 for 2-D: more gains nothing
-            task = (configs[index], directories[index], threads or min(share, automatic))
-            pending[pool.submit(_train_one, *task)] = index
-        while pending:
+        while waiting or pending:
+            # a run is handed to a worker only when one is free, so none is queued in
+            # advance (a queued run would start after a stop)
+            while waiting and len(pending) < workers and not stop.requested:
+                index = waiting.pop(0)
+                automatic, _ = choose_threads(configs[index])  # e.g. 1 for 2-D
+                task = (configs[index], directories[index], threads or min(share, automatic))
+                pending[pool.submit(_train_one, *task)] = index
+            if stop.requested and not passed_on:
+                waiting.clear()
+                for worker in spawn.active_children():  # one signal each: stop after the step
+                    os.kill(worker.pid, signal.SIGTERM)
+                passed_on = True
             done, _ = wait(pending, timeout=2.0, return_when=FIRST_COMPLETED)
             for future in done:
                 index = pending.pop(future)
                 error = future.exception()
-                results[index] = future.result() if error is None else _one_line(error)
+                if not (stop.requested and isinstance(error, KeyboardInterrupt)):
+                    results[index] = future.result() if error is None else _one_line(error)
             bar.update(_steps_done(directories, to_train, results) - bar.n)
             bar.set_postfix_str(f"{sum(r is not None for r in results)}/{len(results)} runs done")
     bar.close()
+    if stop.requested:
+        raise TrainingInterrupted(stop.signal_number)
     return results  # type: ignore[return-value]
+
+
+def _worker_signals() -> None:
+    """A sweep worker leaves its parent's process group, so that Ctrl-C or a signal to the
+    group reaches the sweep alone, which passes exactly one on to each busy worker; an idle
+    worker ignores them (training installs its own handlers while it runs)."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
 
 
 def _train_one(config: Config, directory: Path, threads: int) -> dict:
     from cgpgan.training.loop import train
 
+    finished = finished_metrics(directory, config)  # e.g. by an earlier sweep meanwhile
+    if finished is not None:
+        return finished
     os.environ["OMP_NUM_THREADS"] = str(threads)  # train() takes its threads from here
     resume = (directory / "checkpoints").is_dir() and any((directory / "checkpoints").iterdir())
     if resume:

@@ -205,6 +205,43 @@ def test_run_report_renders_in_headless_chromium_without_errors(tmp_path):
     assert_renders_in_headless_chromium(write_report(run.directory), tmp_path)
 
 
+def test_a_signal_stops_the_sweep_and_its_runs_with_checkpoints_and_nothing_runs_on(tmp_path):
+    """SIGTERM to the sweep's process alone: the runs in progress stop after their step
+    with a checkpoint, the third run never starts, no worker goes on training, and the
+    same command later finishes the sweep."""
+    import signal
+    import time
+
+    import yaml
+
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(small("train.steps=2000", "train.log_every=20")))
+    out = tmp_path / "sweep"
+    command = [sys.executable, "-m", "cgpgan", "sweep", str(config), "--seeds", "0,1,2"]
+    command += ["--workers", "2", "--out", str(out), "--quiet"]
+    sweep_process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    logs = [out / f"seed{seed}" / "metrics.jsonl" for seed in (0, 1)]
+    deadline = time.time() + 120
+    while not all(log.is_file() and log.stat().st_size > 0 for log in logs):
+        assert time.time() < deadline and sweep_process.poll() is None, "runs did not start"
+        time.sleep(0.1)
+    sweep_process.send_signal(signal.SIGTERM)
+    _, errors = sweep_process.communicate(timeout=120)
+    assert sweep_process.returncode == 143, errors
+    assert "sweep stopped; the same command continues it" in errors
+    assert not (out / "seed2").exists()  # queued runs are not started after a stop
+    for seed in (0, 1):
+        assert any((out / f"seed{seed}" / "checkpoints").glob("step_*.json"))
+        assert not (out / f"seed{seed}" / "metrics.json").exists()  # stopped, not finished
+    sizes = [log.stat().st_size for log in logs]
+    time.sleep(2)
+    assert [log.stat().st_size for log in logs] == sizes  # no worker trains on
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    record = json.loads((out / "sweep.json").read_text())
+    assert [entry["run_metrics"]["step"] for entry in record["runs"]] == [2000] * 3
+
+
 def test_a_failed_run_is_recorded_with_its_error_and_the_others_go_on(tmp_path):
     out = tmp_path / "sweep"
     small_settings = [
