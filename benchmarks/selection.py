@@ -139,7 +139,8 @@ def main() -> None:
     ]
     page = (
         "# Choosing a run without labels\n\n"
-        f"Made by `.venv/bin/python {invocation()}`. Accuracy: argmax Q(x) on the real data "
+        f"Made by `.venv/bin/python {invocation()}` (with `--only`, the other sweeps are "
+        "read from the sweep.json of an earlier call). Accuracy: argmax Q(x) on the real data "
         "(at most 5,000 items) against the true classes, one-to-one (Hungarian) matching. "
         f"Selected run: the run with the highest `{DEFAULT_CRITERION}` (the default "
         "criterion); selected setting: the grid setting with the highest mean criterion over "
