@@ -126,7 +126,8 @@ def main() -> None:
                 pictures.append(f"- {job.label}, {name}: ![{name}](structural/{target})")
     command = invocation()
     (docs / f"structural_{args.part}.md").write_text(
-        f"# Critic representations: {args.part}\n\nMade by `.venv/bin/python {command}`; "
+        f"# Critic representations: {args.part}\n\nMade by `.venv/bin/python {command}` "
+        "(with `--only`, the other rows are the finished runs of earlier calls); "
         "mean ± std over seeds of each run's `cgpgan probe` scores (critic trunk features, "
         "l2-normalised; k-means: each run's mean over 20 repetitions; silhouette, class_spread "
         "and uniformity: the features' geometry, see `cgpgan/metrics/probe.py`); seconds per "
