@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import invocation, slug  # noqa: E402
 
 from cgpgan.selection import CRITERIA, DEFAULT_CRITERION, rank_correlations  # noqa: E402
-from cgpgan.sweep import read_record, sweep  # noqa: E402
+from cgpgan.sweep import SWEEP_FILE, read_record, sweep  # noqa: E402
 
 LAMBDAS = "method.lambda_cgp"
 
@@ -121,7 +121,7 @@ def main() -> None:
             records[name] = sweep(
                 preset, out, seeds, grid, overrides, workers=args.workers, consensus=True
             )
-        elif (out / "sweep.json").exists():
+        elif (out / SWEEP_FILE).exists():
             records[name] = read_record(out)
     header = (
         "| sweep | runs | accuracy, mean ± std | best | selected run | selected setting | "

@@ -80,11 +80,13 @@ def probe_scores(directory: str) -> dict:
     """The run's probe.json, made if missing or without a score of METRICS (critic
     features, 20 k-means repetitions)."""
     path = Path(directory) / "probe.json"
-    if not path.is_file() or not set(METRICS) <= set(json.loads(path.read_text())):
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    if not set(METRICS) <= set(scores):
         from cgpgan.run import Run
 
         Run.load(directory).probe()
-    return json.loads(path.read_text())
+        scores = json.loads(path.read_text())
+    return scores
 
 
 def main() -> None:
@@ -102,10 +104,12 @@ def main() -> None:
     wanted = [job for job in every if not args.only or job.label in args.only]
     run_all(wanted, args.workers)
     # the table: the rows run now and the runs of the other rows that are finished already
-    jobs = [job for job in every if job in wanted or finished_metrics(job)]
+    finished = [(job, finished_metrics(job)) for job in every]
+    jobs = [job for job, metrics in finished if metrics is not None]
     scores: dict[str, list[dict]] = {}
-    for job in jobs:
-        metrics = finished_metrics(job)
+    for job, metrics in finished:
+        if metrics is None:
+            continue
         probe = probe_scores(job.directory)
         probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
         scores.setdefault(job.label, []).append(probe)
