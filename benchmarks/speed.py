@@ -89,39 +89,49 @@ seconds = run.info["train_seconds"] - first
 print(json.dumps({"seconds": seconds, "threads": threads, "batch": config.train.batch_size}))
 """
 
-# run in this checkout: the FLOPs of one training step (after one untimed step)
+# run in this checkout: the FLOPs of one training step (count_flops below)
 COUNT_FLOPS = """
 import json, sys
-from pathlib import Path
-import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
-from cgpgan import load_config
-from cgpgan.data import build_dataset
-from cgpgan.run import new_run
-from cgpgan.training.loop import Trainer
-
-class CountFlops(TorchDispatchMode):
-    total = 0
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        formula = flop_registry.get(func._overloadpacket)
-        if formula is not None:
-            self.total += formula(*args, **kwargs, out_val=out)
-        return out
-
-preset, overrides, out = json.loads(sys.argv[1])
-config = load_config(preset, overrides)
-dataset = build_dataset(config.data, config.seed)
-trainer = Trainer(new_run(Path(out), config, dataset, True), dataset)
-torch.manual_seed(0)
-trainer._one_step()
-trainer.step += 1
-with CountFlops() as counter:
-    trainer._one_step()
-print(json.dumps({"flops": counter.total}))
+sys.path.insert(0, "benchmarks")
+from speed import count_flops
+print(json.dumps({"flops": count_flops(*json.loads(sys.argv[1]))}))
 """
+
+
+def count_flops(preset: str | None, overrides: list[str], out: str) -> float:
+    """FLOPs of one training step of this checkout (after one untimed step), counted by
+    PyTorch's per-operator formulas (matrix products and convolutions, forward, backward
+    and double backward) applied to every operator the step runs."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    from cgpgan import load_config
+    from cgpgan.data import build_dataset
+    from cgpgan.run import new_run
+    from cgpgan.training.loop import Trainer
+
+    class CountFlops(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += formula(*args, **kwargs, out_val=result)
+            return result
+
+    config = load_config(preset, overrides)
+    dataset = build_dataset(config.data, config.seed)
+    trainer = Trainer(new_run(Path(out), config, dataset, True), dataset)
+    torch.manual_seed(0)
+    trainer._one_step()
+    trainer.step += 1
+    with CountFlops() as counter:
+        trainer._one_step()
+    return counter.total
+
 
 MATMUL = """
 import sys, time, torch

@@ -9,6 +9,8 @@ same differences as for covariances `S + (eps / p) I`, finite for any sample cov
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +31,26 @@ def regularised_logdet(cov: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.linalg.slogdet(eye + (size / eps) * cov)[1]
 
 
+def in_float32(function):
+    """`function` computed in float32 (or float64) outside any autocast (log-determinants and solves
+    have no bf16 kernels, and covariances need the precision)."""
+
+    @functools.wraps(function)
+    def wrapped(*arguments, **options):
+        first = arguments[0]
+        with torch.autocast(first.device.type, enabled=False):
+            return function(*(_at_least_float32(a) for a in arguments), **options)
+
+    return wrapped
+
+
+def _at_least_float32(value):
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(torch.promote_types(value.dtype, torch.float32))
+    return value
+
+
+@in_float32
 def gaussian_jsd(real: torch.Tensor, fake: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
     """The Gaussian approximation of the Jensen-Shannon divergence between two sets of
     embeddings [N, p]: log det S_union - (log det S_real + log det S_fake) / 2, S_union
@@ -41,6 +63,7 @@ def gaussian_jsd(real: torch.Tensor, fake: torch.Tensor, eps: float = 0.5) -> to
     )
 
 
+@in_float32
 def bhattacharyya(real: torch.Tensor, fake: torch.Tensor, eps: float = 0.5) -> torch.Tensor:
     """The Bhattacharyya distance between Gaussians fitted to two sets of embeddings
     (covariances S + (eps / p) I): 1/8 dmu' S_avg^-1 dmu + 1/2 log(det S_avg /

@@ -22,14 +22,17 @@ class Batch:
     labels: torch.Tensor | None = None
     labelled: Batch | None = None
 
-    def to(self, device: torch.device | str) -> Batch:
+    def to(
+        self, device: torch.device | str, memory_format: torch.memory_format = torch.preserve_format
+    ) -> Batch:
         labels = None if self.labels is None else self.labels.to(device)
+        data = self.data.to(device, memory_format=memory_format)
         if self.labelled is self:
-            moved = Batch(self.data.to(device), labels)
+            moved = Batch(data, labels)
             moved.labelled = moved
             return moved
-        labelled = None if self.labelled is None else self.labelled.to(device)
-        return Batch(self.data.to(device), labels, labelled)
+        labelled = None if self.labelled is None else self.labelled.to(device, memory_format)
+        return Batch(data, labels, labelled)
 
 
 class Dataset:
@@ -55,15 +58,54 @@ class Dataset:
         labels are revealed, with a labelled batch drawn the same way from those items."""
         indices = torch.randint(len(self.items), (batch_size,), generator=generator)
         if self.training_labels is None:
-            return Batch(self.items[indices])
-        batch = Batch(self.items[indices], self.training_labels[indices])
-        labelled = torch.nonzero(self.training_labels != UNLABELLED).flatten()
+            return Batch(self.items[self._where_items(indices)])
+        batch = self._gather(indices)
+        labelled = self.labelled_indices()
         if len(labelled) == len(self.items):
             batch.labelled = batch
         elif len(labelled) > 0:
             chosen = labelled[torch.randint(len(labelled), (batch_size,), generator=generator)]
-            batch.labelled = Batch(self.items[chosen], self.training_labels[chosen])
+            batch.labelled = self._gather(chosen)
         return batch
+
+    def labelled_indices(self) -> torch.Tensor:
+        """Indices (on the CPU) of the items whose label training may use."""
+        return torch.nonzero(self.training_labels.cpu() != UNLABELLED).flatten()
+
+    def resident(self, device: torch.device) -> Dataset:
+        """This data set's training items and labels copied once to `device`."""
+        return ResidentDataset(self, device)
+
+    def _gather(self, indices: torch.Tensor) -> Batch:
+        where = self._where_items(indices)
+        return Batch(self.items[where], self.training_labels[where])
+
+    def _where_items(self, indices: torch.Tensor) -> torch.Tensor:
+        """CPU-drawn indices where the items are (a copy that does not wait for the
+        device: the host's pinned memory, sent asynchronously)."""
+        if self.items.device.type != "cuda":
+            return indices
+        return indices.pin_memory().to(self.items.device, non_blocking=True)
+
+
+class ResidentDataset(Dataset):
+    """A data set's training items and labels kept on a device, e.g. the GPU: batches
+    are drawn with the same CPU generator as on the CPU (the same batches) and gathered
+    on the device, instead of being copied there every step."""
+
+    def __init__(self, dataset: Dataset, device: torch.device):
+        self._items = dataset.items.to(device)
+        labels = dataset.training_labels
+        self.training_labels = None if labels is None else labels.to(device)
+        self._labelled = None if labels is None else dataset.labelled_indices()
+        self.validation = dataset.validation
+
+    @property
+    def items(self) -> torch.Tensor:
+        return self._items
+
+    def labelled_indices(self) -> torch.Tensor:
+        return self._labelled
 
 
 def labelled_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:

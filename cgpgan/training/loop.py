@@ -28,7 +28,7 @@ from cgpgan.prior import prior_shares
 from cgpgan.run import WEIGHTS, Run, new_run, open_run
 from cgpgan.storage import atomic_write_text, write_json
 from cgpgan.threads import cpu_threads
-from cgpgan.training import checkpoint
+from cgpgan.training import checkpoint, layout
 from cgpgan.training.guard import DivergenceGuard
 from cgpgan.training.signals import stop_on_signals
 
@@ -43,6 +43,8 @@ RESUMABLE_KEYS = (
     "train.checkpoint_every",
     "train.keep_checkpoints",
     "train.device",
+    "train.precision",
+    "train.channels_last",
     "train.threads",
     "train.divergence_retries",
 )
@@ -60,6 +62,10 @@ class Trainer:
         self.config = run.config
         self.dataset = dataset
         self.method = run.method
+        layout.lay_out(self.method, self.config.train)  # before the optimisers are made
+        self.autocast = layout.autocast(self.config.train, self.method.device)
+        self.memory_format = layout.memory_format(self.config.train, dataset.sample_shape)
+        self.batches = layout.batch_source(dataset, self.method.device)
         phases = self.phases = self.method.phases(self.config.train)
         self.optimizers = {
             name: phase.make_optimizer(self.config.train) for name, phase in phases.items()
@@ -216,8 +222,9 @@ class Trainer:
 
     def _one_step(self) -> None:
         method, step = self.method, self.step
-        batch = self.dataset.batch(self.config.train.batch_size, self.generators["data"])
-        for phase, loss in method.step_losses(batch.to(method.device), step):
+        batch = self.batches.batch(self.config.train.batch_size, self.generators["data"])
+        batch = batch.to(method.device, self.memory_format)
+        for phase, loss in layout.each_under(self.autocast, method.step_losses(batch, step)):
             every = self.phases[phase].every
             if step % every:  # a lazy phase waits for its step ...
                 continue

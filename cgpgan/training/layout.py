@@ -1,0 +1,58 @@
+"""How a step's arithmetic is laid out on its device, without changing what it computes
+beyond rounding: bf16 autocast of the forward passes (`train.precision`), channels-last
+images (`train.channels_last`), and small data sets kept on the GPU."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+
+import torch
+
+from cgpgan.config import TrainConfig
+from cgpgan.data.batch import Dataset
+
+RESIDENT_BYTES = 2 * 2**30  # a data set up to this size is kept on the GPU
+_END = object()
+
+
+def autocast(config: TrainConfig, device: torch.device) -> Callable[[], AbstractContextManager]:
+    """A context for the forward passes of a step: bf16 autocast, or nothing."""
+    if config.precision == "bf16":
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def each_under(context: Callable[[], AbstractContextManager], items: Iterable) -> Iterator:
+    """The items of a generator, the code that makes each one run inside a fresh
+    `context()` and the caller's code between them (e.g. a backward pass) outside it."""
+    iterator = iter(items)
+    while True:
+        with context():
+            item = next(iterator, _END)
+        if item is _END:
+            return
+        yield item
+
+
+def memory_format(config: TrainConfig, sample_shape: tuple[int, ...]) -> torch.memory_format:
+    """The layout of a batch: channels-last for images when asked for."""
+    if config.channels_last and len(sample_shape) == 3:
+        return torch.channels_last
+    return torch.preserve_format
+
+
+def lay_out(module: torch.nn.Module, config: TrainConfig) -> None:
+    """Convolution weights in channels-last layout when asked for (before the
+    optimisers are made; the parameters stay the same objects)."""
+    if config.channels_last:
+        module.to(memory_format=torch.channels_last)
+
+
+def batch_source(dataset: Dataset, device: torch.device) -> Dataset:
+    """Where batches are drawn from: a copy kept on the GPU for a data set small enough
+    (the same batches, no copy of each batch to the device), else the data set itself."""
+    if device.type == "cuda" and dataset.items.nbytes <= RESIDENT_BYTES:
+        return dataset.resident(device)
+    return dataset

@@ -1,0 +1,81 @@
+"""The step's layout options change where and in what precision it computes, not what:
+channels-last agrees with the default layout to float32 rounding, bf16 autocast to bf16
+rounding, and a data set kept on the device draws the very same batches."""
+
+import json
+
+import pytest
+import torch
+
+from cgpgan import load_config, train
+from cgpgan.data import build_dataset
+from cgpgan.training.layout import each_under
+
+SMALL = [
+    "data.name=digits",
+    "network.channels=8",
+    "network.max_channels=16",
+    "network.latent_dim=8",
+    "method.num_categories=10",
+    "train.batch_size=16",
+    "train.log_every=1",
+    "train.steps=3",
+    "train.device=cpu",
+]
+
+
+def first_step_losses(tmp_path, *overrides: str) -> dict[str, float]:
+    """The losses and statistics reported by the first training step."""
+    config = load_config(None, [*SMALL, *overrides])
+    out = tmp_path / "-".join(overrides or ["default"]).replace("=", "_")
+    train(config, out, progress=False, evaluate=False)
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    return {key: value for key, value in row.items() if key.startswith(("loss/", "penalty/"))}
+
+
+@pytest.mark.parametrize("method", ["cgpgan", "mhgan"])
+def test_channels_last_and_bf16_compute_the_same_step(tmp_path, method):
+    labels = ["data.labelled_fraction=1.0"] if method == "mhgan" else []
+    plain = first_step_losses(tmp_path, f"method.name={method}", *labels)
+    last = first_step_losses(tmp_path, f"method.name={method}", *labels, "train.channels_last=true")
+    bf16 = first_step_losses(tmp_path, f"method.name={method}", *labels, "train.precision=bf16")
+    assert plain and plain.keys() == last.keys() == bf16.keys()
+    for name, value in plain.items():
+        assert last[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+        # bf16 keeps 8 bits of mantissa: agreement to a few parts in a hundred
+        assert bf16[name] == pytest.approx(value, rel=0.05, abs=0.02), name
+
+
+def test_a_data_set_kept_on_the_device_draws_the_same_batches():
+    config = load_config(None, [*SMALL, "data.labelled_fraction=0.3"]).data
+    dataset = build_dataset(config, seed=0)
+    resident = dataset.resident(torch.device("cpu"))
+    for size in (5, 16):
+        here = dataset.batch(size, torch.Generator().manual_seed(size))
+        there = resident.batch(size, torch.Generator().manual_seed(size))
+        assert torch.equal(here.data, there.data)
+        assert torch.equal(here.labels, there.labels)
+        assert torch.equal(here.labelled.data, there.labelled.data)
+        assert torch.equal(here.labelled.labels, there.labelled.labels)
+        assert (there.labelled.labels >= 0).all()
+
+
+def test_each_item_of_a_generator_is_made_inside_the_context_and_used_outside():
+    inside = []
+
+    def made():
+        for value in range(3):
+            inside.append(torch.is_autocast_enabled("cpu"))
+            yield value
+
+    def context():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    seen = [(value, torch.is_autocast_enabled("cpu")) for value in each_under(context, made())]
+    assert seen == [(0, False), (1, False), (2, False)]
+    assert inside == [True, True, True]
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(Exception, match="train.precision"):
+        load_config(None, ["train.precision=fp8"])
