@@ -35,6 +35,9 @@ class CGPGANConfig(VCAGANConfig):
     real_consistency_start: int = 0  # real_consistency_weight applies from this step on
     # real_consistency_weight applies to images whose largest Q probability exceeds this
     real_consistency_threshold: float = 0.0
+    # extension: after the warm-up, Q's mean entropy on real images is added to its loss
+    # with this weight (confident assignments: boundaries move into low-density gaps)
+    real_entropy_weight: float = 0.0
     augment_fakes: bool = False  # extension: Q's loss and penalty on moved copies of the fakes
     augment_shift: int = 2  # largest shift in pixels of moved copies
     augment_rotation: float = 0.0  # largest rotation in degrees of moved copies
@@ -48,6 +51,7 @@ class CGPGANConfig(VCAGANConfig):
             "generator_cls_weight",
             "real_consistency_weight",
             "real_consistency_start",
+            "real_entropy_weight",
             "augment_shift",
             "augment_rotation",
         )

@@ -56,6 +56,23 @@ class RealConsistency(Extension):
         return self.weight * consistency
 
 
+class RealEntropy(Extension):
+    """`method.real_entropy_weight`: from the end of the warm-up on, weight * mean_i
+    H(softmax Q(x_r,i)), the entropy of Q's assignment of each real image (summed over
+    labels): confident assignments, whatever the categories' sizes."""
+
+    def __init__(self, weight: float, start: int):
+        self.weight, self.start = weight, start
+
+    def classifier_term(self, method, real, real_category, real_confidence, step):
+        if step < self.start:
+            return None
+        log_probabilities = torch.log_softmax(method.classifier_logits(real.detach()), dim=2)
+        entropy = -(log_probabilities.exp() * log_probabilities).sum(dim=2).sum(dim=1).mean()
+        stats.report("loss/real_entropy", entropy)
+        return self.weight * entropy
+
+
 class GeneratorClassification(Extension):
     """`method.generator_cls_weight`: InfoGAN's term on G, weight * L_cls(Q(G(z, c)), c),
     L_cls Q's loss."""
@@ -82,6 +99,8 @@ def build_extensions(config) -> list[Extension]:
                 config.real_consistency_threshold,
             )
         )
+    if config.real_entropy_weight > 0:
+        extensions.append(RealEntropy(config.real_entropy_weight, config.warmup_steps))
     if config.generator_cls_weight > 0:
         extensions.append(GeneratorClassification(config.generator_cls_weight))
     return extensions

@@ -1,4 +1,5 @@
 import copy
+import math
 
 import pytest
 import torch
@@ -271,3 +272,21 @@ def test_lazy_penalties_are_due_every_kth_step_weighted_k_times():
 
 def _seeded():
     return torch.Generator().manual_seed(0)
+
+
+def test_real_entropy_is_waited_for_then_weighted_entropy_of_q_on_real_images():
+    from cgpgan.methods.cgpgan_extensions import RealEntropy, build_extensions
+
+    class FixedQ:  # Q's logits [B, L, K] for two images, one label, two categories
+        def classifier_logits(self, x):
+            return torch.log(torch.tensor([[[0.5, 0.5]], [[0.9, 0.1]]]))
+
+    term = RealEntropy(weight=2.0, start=10)
+    real = torch.zeros(2, 3)
+    assert term.classifier_term(FixedQ(), real, None, None, step=9) is None
+    entropy = (math.log(2) + -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))) / 2
+    value = term.classifier_term(FixedQ(), real, None, None, step=10)
+    assert float(value) == pytest.approx(2.0 * entropy, rel=1e-6)
+    config = tiny("cgpgan", "method.real_entropy_weight=0.5", "method.warmup_steps=7").method
+    [built] = build_extensions(config)
+    assert isinstance(built, RealEntropy) and (built.weight, built.start) == (0.5, 7)
