@@ -10,18 +10,9 @@ import torch
 from cgpgan import load_config, train
 from cgpgan.data import build_dataset
 from cgpgan.training.layout import each_under
+from tests.test_images_run import SMALL as DIGITS
 
-SMALL = [
-    "data.name=digits",
-    "network.channels=8",
-    "network.max_channels=16",
-    "network.latent_dim=8",
-    "method.num_categories=10",
-    "train.batch_size=16",
-    "train.log_every=1",
-    "train.steps=3",
-    "train.device=cpu",
-]
+SMALL = [*DIGITS, "train.batch_size=16", "train.log_every=1", "train.steps=3", "train.device=cpu"]
 
 
 def first_step_losses(tmp_path, *overrides: str) -> dict[str, float]:
