@@ -37,9 +37,12 @@ def in_float32(function):
 
     @functools.wraps(function)
     def wrapped(*arguments, **options):
-        first = arguments[0]
+        first = next(a for a in (*arguments, *options.values()) if isinstance(a, torch.Tensor))
         with torch.autocast(first.device.type, enabled=False):
-            return function(*(_at_least_float32(a) for a in arguments), **options)
+            return function(
+                *(_at_least_float32(a) for a in arguments),
+                **{name: _at_least_float32(a) for name, a in options.items()},
+            )
 
     return wrapped
 

@@ -70,3 +70,40 @@ def test_each_item_of_a_generator_is_made_inside_the_context_and_used_outside():
 def test_an_unknown_precision_is_refused():
     with pytest.raises(Exception, match="train.precision"):
         load_config(None, ["train.precision=fp8"])
+
+
+def test_resumed_optimiser_state_takes_the_channels_last_layout_of_its_parameters(tmp_path):
+    from cgpgan.run import open_run
+    from cgpgan.training.loop import Trainer
+
+    config = load_config(None, [*SMALL, "train.channels_last=true", "train.steps=2"])
+    train(config, tmp_path / "run", progress=False, evaluate=False)
+    run = open_run(tmp_path / "run")
+    trainer = Trainer(run, build_dataset(run.config.data, run.config.seed))
+    assert trainer.restore_latest()
+    checked = 0
+    for optimizer in trainer.optimizers.values():
+        for group in optimizer.param_groups:
+            for parameter in group["params"]:
+                if parameter.dim() != 4:
+                    continue
+                assert parameter.is_contiguous(memory_format=torch.channels_last)
+                for value in optimizer.state[parameter].values():
+                    if value.shape == parameter.shape:
+                        assert value.stride() == parameter.stride()
+                        checked += 1
+    assert checked > 0
+
+
+def test_gaussian_distances_run_in_float32_under_bf16_autocast():
+    from cgpgan.structural import bhattacharyya, gaussian_jsd
+
+    generator = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(64, 8, generator=generator), torch.randn(64, 8, generator=generator)
+    for distance in (gaussian_jsd, bhattacharyya):
+        exact = distance(real, fake, 0.5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            under = distance(real.bfloat16(), fake=fake.bfloat16(), eps=0.5)
+        assert under.dtype == torch.float32
+        # the inputs were rounded to bf16; the arithmetic itself is float32
+        assert float(under) == pytest.approx(float(exact), rel=0.05)

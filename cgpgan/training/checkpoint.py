@@ -89,8 +89,25 @@ def restore_training_state(
                 index, key = name[len(prefix) :].split(".", 1)
                 state.setdefault(int(index), {})[key] = value
         optimizer.load_state_dict({"state": state, "param_groups": meta["optimizers"][phase]})
+        _match_layouts(optimizer)
     for name, generator in generators.items():
         generator.set_state(tensors[f"rng.{name}"])
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Each parameter's optimiser state in the parameter's memory layout, e.g.
+    channels-last (checkpoints store tensors contiguous; mixed layouts would push Adam
+    off its multi-tensor path)."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            for key, value in state.items():
+                if (
+                    isinstance(value, torch.Tensor)
+                    and value.shape == parameter.shape
+                    and value.stride() != parameter.stride()
+                ):
+                    state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)
 
 
 def save_checkpoint(
