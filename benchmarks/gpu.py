@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, invocation  # noqa: E402
-from speed import CASES, case_overrides, count_flops  # noqa: E402
+from speed import CASES, case_overrides, count_flops, matmul_rate  # noqa: E402
 
 # on a GPU the steps are short: more of them per measurement than speed.py's CPU counts
 GPU_STEPS = {"2-D": (20, 300), "digits": (10, 200), "mnist5k": (10, 150)}
@@ -39,26 +39,6 @@ VARIANTS = {
     "bf16, channels-last": ["train.precision=bf16", "train.channels_last=true"],
 }
 QUIET = ["train.checkpoint_every=1000000", "train.eval_every=0", "train.log_every=50"]
-
-
-def matmul_rate(dtype, size: int) -> float:
-    """FLOP/s of a size^3 matrix product (median of 10 after 3 warm-ups) on the GPU, or
-    on the CPU where there is none (to try the script out)."""
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
-    times = []
-    for repeat in range(13):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if repeat >= 3:
-            times.append(time.perf_counter() - start)
-    return 2 * size**3 / sorted(times)[len(times) // 2]
 
 
 def time_steps(preset, overrides, warmup: int, steps: int, out: Path) -> tuple[float, int]:
