@@ -211,6 +211,9 @@ class MethodConfig:
     critic_normalization: str = "none"
     # pgn: paper (1 taken from every element of the input gradient) | gn_of_one_minus
     pgn_reading: str = "paper"
+    # gn, pgn: the input gradient is divided by L, i.e. the normalisation is computed in the
+    # coordinates L x; the normalised critic is then L-Lipschitz (1: the papers')
+    normalization_lipschitz: float = 1.0
     consistency_weight: float = 0.0  # weight of (s(moved x_r) - s(x_r))^2 on real data
     consistency_shift: float = 0.2  # consistency, images: largest shift, share of the size
     consistency_flip: bool = False  # consistency, images: flip half left-right too
@@ -231,6 +234,7 @@ class MethodConfig:
         _check_positive("method.penalty_every", self.penalty_every)
         check_choice(self, "critic_normalization", ("none", "spectral", "gn", "pgn"))
         check_choice(self, "pgn_reading", ("paper", "gn_of_one_minus"))
+        _check_positive("method.normalization_lipschitz", self.normalization_lipschitz)
         check_non_negative(self, "consistency_weight", "consistency_jitter")
         check_below_one(self, "consistency_shift")
 

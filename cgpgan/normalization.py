@@ -61,14 +61,18 @@ class SpectralNormalization(ScoreNormalization):
 
 
 class GradientNormalization(ScoreNormalization):
-    """GN: D_hat(x) = s(x) / (||grad_x s(x)|| + |s(x)|), in [-1, 1] for a piecewise
-    linear critic."""
+    """GN: D_hat(x) = s(x) / (||grad_x s(x)|| / L + |s(x)|), in [-1, 1] and L-Lipschitz in x
+    for a piecewise linear critic; L = 1 is the paper's GN. L is
+    `method.normalization_lipschitz`: GN computed in the coordinates L x."""
 
     needs_input_gradients = True
 
+    def __init__(self, lipschitz: float = 1.0):
+        self.lipschitz = lipschitz
+
     def __call__(self, score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         gradient_norm = input_gradient(score, x).flatten(1).norm(dim=1)
-        return _bounded(score, gradient_norm + score.abs())
+        return _bounded(score, gradient_norm / self.lipschitz + score.abs())
 
 
 class PenaltyGradientNormalization(ScoreNormalization):
@@ -78,22 +82,25 @@ class PenaltyGradientNormalization(ScoreNormalization):
 
     needs_input_gradients = True
 
-    def __init__(self, reading: str = "paper"):
+    def __init__(self, reading: str = "paper", lipschitz: float = 1.0):
         self.reading = reading
+        self.lipschitz = lipschitz
 
     def __call__(self, score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        gradient = input_gradient(score, x).flatten(1)
+        gradient = input_gradient(score, x).flatten(1) / self.lipschitz
         shifted = 1 - gradient if self.reading == "paper" else -gradient
         one_minus = 1 - score
         return _bounded(one_minus, shifted.norm(dim=1) + one_minus.abs())
 
 
-def build_normalization(kind: str, pgn_reading: str = "paper") -> ScoreNormalization:
+def build_normalization(
+    kind: str, pgn_reading: str = "paper", lipschitz: float = 1.0
+) -> ScoreNormalization:
     """The normalisation `method.critic_normalization` names."""
     if kind == "spectral":
         return SpectralNormalization()
     if kind == "gn":
-        return GradientNormalization()
+        return GradientNormalization(lipschitz)
     if kind == "pgn":
-        return PenaltyGradientNormalization(pgn_reading)
+        return PenaltyGradientNormalization(pgn_reading, lipschitz)
     return ScoreNormalization()

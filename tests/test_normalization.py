@@ -65,6 +65,22 @@ def test_bounded_in_value_with_input_gradient_norm_at_most_one(normalization, **
     assert gradient_norm.max() <= 1 + 1e-9
 
 
+@pytest.mark.parametrize("kind", ["gn", "pgn_gn_of_one_minus"])
+@settings(max_examples=40, deadline=None)
+@given(lipschitz=st.floats(0.1, 30.0), **NETWORKS)
+def test_with_lipschitz_l_the_input_gradient_norm_is_at_most_l(kind, lipschitz, **drawn):
+    """GN computed in the coordinates L x: still in [-1, 1], and L-Lipschitz in x."""
+    normalization = (
+        GradientNormalization(lipschitz)
+        if kind == "gn"
+        else PenaltyGradientNormalization("gn_of_one_minus", lipschitz)
+    )
+    network, x = _network_and_inputs(**drawn)
+    value, gradient_norm = _normalised_and_its_gradient(normalization, network, x)
+    assert value.abs().max() <= 1 + 1e-12
+    assert gradient_norm.max() <= lipschitz * (1 + 1e-9)
+
+
 @settings(max_examples=60, deadline=None)
 @given(**NETWORKS)
 def test_pgn_as_the_paper_writes_it_is_bounded_in_value(**drawn):
@@ -101,10 +117,13 @@ def test_each_normaliser_against_a_hand_computed_value():
         return _normalised_and_its_gradient(normalization, network, x.clone())[0].item()
 
     assert value(GradientNormalization()) == pytest.approx(3 / (5 + 3))
+    assert value(GradientNormalization(lipschitz=2.0)) == pytest.approx(3 / (5 / 2 + 3))
     # 1 - f = -2; 1 - grad f = (-2, -3), of norm sqrt(13)
     assert value(PenaltyGradientNormalization("paper")) == pytest.approx(-2 / (13**0.5 + 2))
     # GN of 1 - f: grad (1 - f) = (-3, -4), of norm 5
     assert value(PenaltyGradientNormalization("gn_of_one_minus")) == pytest.approx(-2 / (5 + 2))
+    # L = 2: the gradient halved, 1 - (1.5, 2) = (-0.5, -1), of norm sqrt(1.25)
+    assert value(PenaltyGradientNormalization("paper", 2.0)) == pytest.approx(-2 / (1.25**0.5 + 2))
 
 
 def test_a_flat_critic_at_zero_gives_zero_not_nan():

@@ -86,7 +86,9 @@ class Method(nn.Module):
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.latent_generator = torch.Generator()
         self.normalization = build_normalization(
-            self.config.critic_normalization, self.config.pgn_reading
+            self.config.critic_normalization,
+            self.config.pgn_reading,
+            self.config.normalization_lipschitz,
         )
         self.penalty_scale = 1.0  # this step's factor on the adversarial penalties
 
