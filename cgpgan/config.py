@@ -223,6 +223,11 @@ class MethodConfig:
         """P(C) at the start, one row; None: uniform."""
         return None
 
+    def adjusts_prior(self) -> bool:
+        """Whether the class sizes are estimated during the warm-up, by prior adjustment
+        (methods with a dynamic prior, `method.prior_adjustment`)."""
+        return False
+
     def validate(self) -> None:
         _check_positive("method.num_labels", self.num_labels)
         if self.num_categories < 2:

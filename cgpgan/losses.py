@@ -99,6 +99,17 @@ def argmax_one_hot(probabilities: torch.Tensor) -> torch.Tensor:
     return F.one_hot(probabilities.argmax(dim=2), probabilities.shape[2]).to(probabilities.dtype)
 
 
+def adjust_to_prior(
+    probabilities: torch.Tensor, prior: torch.Tensor, trained_prior: torch.Tensor
+) -> torch.Tensor:
+    """Posteriors p [B, L, K] of a classifier trained with class frequencies
+    `trained_prior` [L, K], moved to the class frequencies `prior` [L, K]:
+    p_k * prior_k / trained_prior_k, renormalised (Saerens, Latinne and Decaestecker,
+    2002). Averaged over data, one step of their EM estimate of the class sizes."""
+    weighted = probabilities * (prior / trained_prior)
+    return weighted / weighted.sum(dim=2, keepdim=True)
+
+
 def recentre(probabilities: torch.Tensor) -> torch.Tensor:
     """Warm-up re-centring p - mean_batch(p) + 1/K: each category's batch mean becomes 1/K,
     which pushes the argmax assignments towards balance."""

@@ -82,6 +82,12 @@ class Method(nn.Module):
         self.prior = CategoricalPrior(
             self.config.num_labels, self.config.num_categories, self.config.initial_prior()
         )
+        # the class sizes estimated during the warm-up (prior adjustment), else None
+        self.class_sizes = (
+            CategoricalPrior(self.config.num_labels, self.config.num_categories)
+            if self.config.adjusts_prior()
+            else None
+        )
         self.generator = networks.generator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.latent_generator = torch.Generator()
@@ -307,20 +313,33 @@ class Method(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Real pseudo-labels from classifier probabilities p [B, L, K].
 
-        During the warm-up p is re-centred over the batch. Returns (p, one-hot argmax p).
+        During the warm-up p is re-centred over the batch, or, with prior adjustment,
+        reweighted by the estimated class sizes over the prior the fakes are drawn from.
+        Returns (p, one-hot argmax p).
         """
-        if step < self.config.warmup_steps and self.config.warmup_recentre:
-            probabilities = losses.recentre(probabilities)
+        if step < self.config.warmup_steps:
+            if self.class_sizes is not None:
+                probabilities = losses.adjust_to_prior(
+                    probabilities, self.class_sizes.probabilities, self.prior.probabilities
+                )
+            elif self.config.warmup_recentre:
+                probabilities = losses.recentre(probabilities)
         return probabilities, losses.argmax_one_hot(probabilities)
 
     def update_prior(self, probabilities: torch.Tensor, step: int) -> None:
-        """Dynamic prior update after the warm-up (during it the prior stays uniform)."""
-        if step >= self.config.warmup_steps:
+        """Dynamic prior update after the warm-up. During it the prior stays uniform; with
+        prior adjustment the class sizes are estimated instead, and the prior starts from
+        that estimate."""
+        warmup = self.config.warmup_steps
+        table = self.prior if step >= warmup else self.class_sizes
+        if table is not None:
             if self.config.prior_estimate == "hard":
                 probabilities = losses.argmax_one_hot(probabilities)
             # the mean over every process's batch: all processes hold the same prior
             batch_mean = distributed.mean(probabilities.mean(dim=0))
-            self.prior.update(batch_mean, self.config.prior_decay)
+            table.update(batch_mean, self.config.prior_decay)
+            if table is self.class_sizes and step == warmup - 1:
+                self.prior.probabilities.copy_(self.class_sizes.probabilities)
         self.report_prior()
 
 

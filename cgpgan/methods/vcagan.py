@@ -25,9 +25,16 @@ class VCAGANConfig(MethodConfig):
     warmup_recentre: bool = True
     # the batch estimate the prior follows: soft (mean of p) | hard (share of argmax p)
     prior_estimate: str = "soft"
+    # prior adjustment: during the warm-up the class sizes are estimated from Q's
+    # probabilities reweighted by estimate / uniform (docs/imbalance.md), which make the
+    # pseudo-labels instead of re-centring; the prior starts from the estimate
+    prior_adjustment: bool = False
     # the classifier's loss on generated data: cross_entropy | multi_hinge (Crammer-Singer,
     # MHGAN's); the classifier gradient penalty is the same with either
     classifier_loss: str = "cross_entropy"
+
+    def adjusts_prior(self) -> bool:
+        return self.prior_adjustment
 
     def validate(self) -> None:
         super().validate()

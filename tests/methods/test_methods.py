@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from cgpgan import stats
+from cgpgan import losses, stats
 from cgpgan.data import Batch
 from cgpgan.methods import BUILT_IN, build_method
 from tests.conftest import tiny
@@ -101,6 +101,41 @@ def test_cgpgan_pseudo_labels_are_balanced_during_warmup():
     _, later = method.pseudo_labels(probabilities, step=10)
     assert warm.argmax(dim=2).unique().numel() > 1
     assert (later.argmax(dim=2) == 0).all()
+
+
+def test_prior_adjustment_is_bayes_rule_with_the_new_class_sizes():
+    """A classifier trained on uniform classes says p = (0.5, 0.5) at x; with class sizes
+    (0.8, 0.2) Bayes' rule gives (0.8, 0.2) there, and (0.6, 0.4) becomes 0.48 / 0.56."""
+    p = torch.tensor([[[0.5, 0.5]], [[0.6, 0.4]]])
+    adjusted = losses.adjust_to_prior(p, torch.tensor([[0.8, 0.2]]), torch.tensor([[0.5, 0.5]]))
+    assert torch.allclose(adjusted[0, 0], torch.tensor([0.8, 0.2]))
+    assert torch.allclose(adjusted[1, 0], torch.tensor([0.48 / 0.56, 0.08 / 0.56]))
+
+
+def test_prior_adjustment_estimates_class_sizes_in_the_warmup_and_the_prior_starts_there():
+    config = tiny(
+        "cgpgan",
+        "method.warmup_steps=3",
+        "method.prior_adjustment=true",
+        "method.prior_decay=0.5",
+    )
+    method = build_method(config, (2,))
+    uniform = torch.full((1, 4), 0.25)
+    # Q (trained on uniform fakes) puts 70% of the real batch in category 0, surely
+    probabilities = torch.full((10, 1, 4), 0.01)
+    probabilities[:7, 0, 0] = probabilities[7:, 0, 1] = 0.97
+    for step in range(3):
+        adjusted, _ = method.pseudo_labels(probabilities, step)
+        method.update_prior(adjusted, step)
+        if step < 2:  # fakes still drawn uniformly; the estimate moves towards 0.7 / 0.3
+            assert torch.equal(method.prior.probabilities, uniform)
+    sizes = method.class_sizes.probabilities
+    assert sizes[0, 0] > 0.6 and sizes[0, 1] > 0.25 and sizes[0, 2] < 0.05
+    # at the end of the warm-up the prior starts from the estimate, not from uniform
+    assert torch.equal(method.prior.probabilities, sizes)
+    # no re-centring with prior adjustment: the pseudo-labels keep Q's big category
+    _, labels = method.pseudo_labels(probabilities, step=0)
+    assert (labels.argmax(dim=2)[:7] == 0).all()
 
 
 def test_several_labels_work():
