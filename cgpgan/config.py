@@ -292,6 +292,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "float32"  # float32 | bf16: the steps' forward passes under bf16 autocast
     channels_last: bool = False  # image networks' weights and batches in channels-last layout
+    # on a GPU, a data set up to this many GiB is kept there (one copy per process); 0: never
+    device_data_gib: float = 2.0
     threads: int = 0  # CPU threads; 0: OMP_NUM_THREADS, else 1 for MLPs, all cores for images
     checkpoint_every: int = 1000  # steps between checkpoints (and at the end)
     keep_checkpoints: int = 3  # the newest N are kept, plus the best by best_metric
@@ -320,6 +322,7 @@ class TrainConfig:
         _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
         _check_choice("train.best_mode", self.best_mode, ("max", "min"))
         _check_choice("train.precision", self.precision, ("float32", "bf16"))
+        _check_non_negative("train.device_data_gib", self.device_data_gib)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas: must be two numbers in [0, 1), got {self.betas}")
         if not 0.0 <= self.generator_ema_decay < 1.0:

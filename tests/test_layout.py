@@ -9,6 +9,8 @@ import torch
 
 from cgpgan import load_config, train
 from cgpgan.data import build_dataset
+from cgpgan.errors import ConfigError
+from cgpgan.training import layout
 from cgpgan.training.layout import each_under
 from tests.test_images_run import SMALL as DIGITS
 
@@ -49,6 +51,23 @@ def test_a_data_set_kept_on_the_device_draws_the_same_batches():
         assert torch.equal(here.labelled.data, there.labelled.data)
         assert torch.equal(here.labelled.labels, there.labelled.labels)
         assert (there.labelled.labels >= 0).all()
+
+
+def test_train_device_data_gib_decides_which_data_sets_stay_on_the_gpu(monkeypatch):
+    dataset = build_dataset(load_config(None, SMALL).data, seed=0)
+    monkeypatch.setattr(dataset, "resident", lambda device: ("kept on", device.type))
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+
+    def source(device, gib):
+        train = load_config(None, [*SMALL, f"train.device_data_gib={gib}"]).train
+        return layout.batch_source(dataset, device, train)
+
+    assert source(cuda, 2) == ("kept on", "cuda")
+    assert source(cuda, 0) is dataset  # 0: batches come from host memory
+    assert source(cuda, dataset.items.nbytes / 2**30 / 2) is dataset  # too large for the limit
+    assert source(cpu, 2) is dataset
+    with pytest.raises(ConfigError, match="train.device_data_gib"):
+        load_config(None, [*SMALL, "train.device_data_gib=-1"])
 
 
 def test_each_item_of_a_generator_is_made_inside_the_context_and_used_outside():

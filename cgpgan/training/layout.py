@@ -13,7 +13,6 @@ import torch
 from cgpgan.config import TrainConfig
 from cgpgan.data.batch import Dataset
 
-RESIDENT_BYTES = 2 * 2**30  # a data set up to this size is kept on the GPU
 _END = object()
 
 
@@ -50,9 +49,10 @@ def lay_out(module: torch.nn.Module, config: TrainConfig) -> None:
         module.to(memory_format=torch.channels_last)
 
 
-def batch_source(dataset: Dataset, device: torch.device) -> Dataset:
-    """Where batches are drawn from: a copy kept on the GPU for a data set small enough
-    (the same batches, no copy of each batch to the device), else the data set itself."""
-    if device.type == "cuda" and dataset.items.nbytes <= RESIDENT_BYTES:
+def batch_source(dataset: Dataset, device: torch.device, config: TrainConfig) -> Dataset:
+    """Where batches are drawn from: a copy kept on the GPU for a data set of at most
+    `train.device_data_gib` (the same batches, no copy of each batch to the device), else
+    the data set itself."""
+    if device.type == "cuda" and dataset.items.nbytes <= config.device_data_gib * 2**30:
         return dataset.resident(device)
     return dataset

@@ -45,6 +45,7 @@ RESUMABLE_KEYS = (
     "train.device",
     "train.precision",
     "train.channels_last",
+    "train.device_data_gib",
     "train.threads",
     "train.divergence_retries",
 )
@@ -65,7 +66,7 @@ class Trainer:
         layout.lay_out(self.method, self.config.train)  # before the optimisers are made
         self.autocast = layout.autocast(self.config.train, self.method.device)
         self.memory_format = layout.memory_format(self.config.train, dataset.sample_shape)
-        self.batches = layout.batch_source(dataset, self.method.device)
+        self.batches = layout.batch_source(dataset, self.method.device, self.config.train)
         phases = self.phases = self.method.phases(self.config.train)
         self.optimizers = {
             name: phase.make_optimizer(self.config.train) for name, phase in phases.items()
