@@ -45,11 +45,11 @@ MNIST5K_K10 = {"VCAGAN": ["method.num_categories=10"], "CGPGAN": []}
 # minibatch-std feature): GN and PGN need each sample's score to depend on that sample
 # only. And the generator is trained by the adversarial loss alone: beside a bounded
 # score, the recipe's classification term for G outweighs it (docs/normalization.md).
-NORMALISED_RECIPE = [
-    "network.critic_batch_norm=false",
-    "network.minibatch_std=false",
-    "method.generator_cls_weight=0",
-]
+PER_SAMPLE_CRITIC = ["network.critic_batch_norm=false", "network.minibatch_std=false"]
+NORMALISED_RECIPE = {
+    "CGPGAN": [*PER_SAMPLE_CRITIC, "method.generator_cls_weight=0"],
+    "VCAGAN": PER_SAMPLE_CRITIC,  # its generator has no classification term
+}
 METRICS = {
     "2d": [
         "live_categories",
@@ -77,7 +77,7 @@ def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
     for method, preset in PRESETS[part].items():
         sizes = MNIST5K_K10[method] if part == "mnist5k" else []
         for critic, critic_overrides in CRITICS.items():
-            per_sample = NORMALISED_RECIPE if part == "mnist5k" and critic_overrides else []
+            per_sample = NORMALISED_RECIPE[method] if part == "mnist5k" and critic_overrides else []
             for suffix, consistency in CONSISTENCY.items():
                 rows[f"{method}, {critic}{suffix}"] = (
                     preset,
