@@ -3,9 +3,9 @@ normalisation, GN and PGN (both readings), each without and with consistency
 regularisation (weight 5), on (a) the paper's 2-D mixture (the `gaussians2d` schedule)
 and (b) the `mnist5k` recipe at K = 10. With a normaliser the gradient penalties are off
 (weights 0, the papers' setting); the classifier's own penalty stays. On mnist5k a
-normalised critic has no batch norm and no minibatch-std feature, and the generator no
-classification term. Writes a markdown
-table per data set (mean ± std over seeds, with seconds per step) into the docs:
+normalised critic has no batch norm and no minibatch-std feature, and CGPGAN's generator
+no classification term. Writes a markdown table per data set (mean ± std over seeds, with
+seconds per step) into the docs:
 
     .venv/bin/python benchmarks/normalization.py --part 2d --seeds 3 --workers 2
     .venv/bin/python benchmarks/normalization.py --part mnist5k --seeds 1 --workers 2
@@ -77,11 +77,11 @@ def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
     for method, preset in PRESETS[part].items():
         sizes = MNIST5K_K10[method] if part == "mnist5k" else []
         for critic, critic_overrides in CRITICS.items():
-            per_sample = NORMALISED_RECIPE[method] if part == "mnist5k" and critic_overrides else []
+            recipe = NORMALISED_RECIPE[method] if part == "mnist5k" and critic_overrides else []
             for suffix, consistency in CONSISTENCY.items():
                 rows[f"{method}, {critic}{suffix}"] = (
                     preset,
-                    [*sizes, *critic_overrides, *per_sample, *consistency],
+                    [*sizes, *critic_overrides, *recipe, *consistency],
                 )
     return rows
 

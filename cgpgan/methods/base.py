@@ -338,7 +338,7 @@ class Method(nn.Module):
             # the mean over every process's batch: all processes hold the same prior
             batch_mean = distributed.mean(probabilities.mean(dim=0))
             table.update(batch_mean, self.config.prior_decay)
-            if table is self.class_sizes and step == warmup - 1:
+            if step == warmup - 1:  # the warm-up's last step updated the class sizes
                 self.prior.probabilities.copy_(self.class_sizes.probabilities)
         self.report_prior()
 
