@@ -87,9 +87,10 @@ class PenaltyGradientNormalization(ScoreNormalization):
         self.lipschitz = lipschitz
 
     def __call__(self, score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        gradient = input_gradient(score, x).flatten(1) / self.lipschitz
-        shifted = 1 - gradient if self.reading == "paper" else -gradient
         one_minus = 1 - score
+        if self.reading == "gn_of_one_minus":
+            return GradientNormalization(self.lipschitz)(one_minus, x)
+        shifted = 1 - input_gradient(score, x).flatten(1) / self.lipschitz
         return _bounded(one_minus, shifted.norm(dim=1) + one_minus.abs())
 
 
