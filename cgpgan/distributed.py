@@ -34,6 +34,10 @@ from torch import nn
 
 from cgpgan.errors import FailedOnMain
 
+# a gloo group of all processes for agreements made on the host (a stop signal) when the
+# default group is NCCL: a CPU all-reduce there does not wait for the GPU's queued work
+_host_group: dist.ProcessGroup | None = None
+
 
 def world_size() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
@@ -66,15 +70,18 @@ def process_group():
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         yield
         return
+    global _host_group
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")
+        _host_group = dist.new_group(backend="gloo")
     else:
-        dist.init_process_group("gloo")
+        dist.init_process_group("gloo")  # the default group is on the host already
     try:
         yield
         dist.barrier()  # leave together: gloo can abort a process whose peer left first
     finally:
+        _host_group = None
         dist.destroy_process_group()
 
 
@@ -100,12 +107,17 @@ def mean(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_true(flag: torch.Tensor | bool) -> bool:
-    """Whether `flag` holds in every process (one boolean read back)."""
-    flag = torch.as_tensor(flag, dtype=torch.float32).reshape(())
-    if dist.is_initialized():
-        flag = flag.to(_collective_device())
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag)
+    """Whether `flag` holds in every process (one boolean read back). A tensor is agreed
+    on where the collectives run (the GPU under NCCL); a Python bool on the host, so a
+    check made every step (the stop signal) does not wait for the GPU's queued work."""
+    if not dist.is_initialized():
+        return bool(flag)
+    if isinstance(flag, torch.Tensor):
+        agreed, group = flag.to(_collective_device(), torch.float32).reshape(()), None
+    else:
+        agreed, group = torch.tensor(float(flag)), _host_group
+    dist.all_reduce(agreed, op=dist.ReduceOp.MIN, group=group)
+    return bool(agreed)
 
 
 def gather(tensor: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,8 @@ of its updates to OUT/priors-i-rankR.pt and its exit code to OUT/code-i-rankR.tx
 every process checks the gradient averaging on one fixed batch: the gradients of a mean
 loss with a gradient penalty (double backward) on each process's half of the batch,
 averaged over the processes, against the same loss's gradients on the whole batch;
-the largest difference goes to OUT/gradients-rankR.txt; and the first draws of its
+the largest difference goes to OUT/gradients-rankR.txt; `distributed.all_true` of flags
+that differ between the processes to OUT/agreed-rankR.txt; and the first draws of its
 streams of seed 0 to OUT/draws-*-rankR.txt.
 """
 
@@ -78,6 +79,11 @@ def run() -> None:
             priors = torch.stack(RECORD) if RECORD else torch.empty(0)
             torch.save(priors, out / f"priors-{index}-rank{rank}.pt")
         (out / f"gradients-rank{rank}.txt").write_text(str(gradient_difference()))
+        agreed = [  # a flag false in one process only is false in both, as bool and tensor
+            distributed.all_true(flag)
+            for flag in (rank == 0, True, torch.tensor(rank == 1), torch.tensor(True))
+        ]
+        (out / f"agreed-rank{rank}.txt").write_text(json.dumps(agreed))
         for offset in (0, 1):  # the latent and the data stream of seed 0
             generator = torch.Generator().manual_seed(distributed.stream_seed(offset))
             draws = torch.rand(4, generator=generator).tolist()

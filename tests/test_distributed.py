@@ -117,6 +117,15 @@ def test_averaged_gradients_equal_the_whole_batch_gradients(two_processes):
         assert float((folder / f"gradients-rank{rank}.txt").read_text()) < 1e-6
 
 
+def test_processes_agree_on_flags_as_bools_and_as_tensors(two_processes):
+    """The stop signal (a bool, agreed on the host) and the divergence guard's flag (a
+    tensor): false in one process means false in every process."""
+    folder, _ = two_processes
+    for rank in (0, 1):
+        agreed = json.loads((folder / f"agreed-rank{rank}.txt").read_text())
+        assert agreed == [False, True, False, True]
+
+
 def test_resume_under_two_processes_is_exact(two_processes):
     folder, _ = two_processes
     interrupted = json.loads((folder / "interrupted" / "run.json").read_text())
