@@ -5,8 +5,12 @@ CGPGAN with the `mnist5k` preset at data.imbalance_ratio 1, 10 and 50 and the `d
 preset at 10, each beside InfoGAN with a uniform prior on the same data (the control: its
 prior cannot adapt); the k-means and Gaussian-mixture baselines of every image run; and
 CGPGAN (the `gaussians2d` schedule) on 2-D mixtures of 4, 6 and 8 clusters whose smallest
-holds 2% (imbalance up to 20). Writes a markdown table per kind of data (mean ± std over
-seeds) and a figure of the prior's trajectory (seed 0 of each image configuration):
+holds 2% (imbalance up to 20). Over-clustered rows ("K = 16, merged to 10") train CGPGAN
+with 16 categories at ratio 10 and score it after merging its categories into 10 by how
+often images swap category when moved (`cgpgan merge`, cgpgan/merging.py; no label used);
+their live_categories is the number of merged groups. Writes a markdown table per kind of
+data (mean ± std over seeds) and a figure of the prior's trajectory (seed 0 of each image
+configuration without a colon in its label):
 
     .venv/bin/python benchmarks/imbalance.py --seeds 3 --workers 2
 
@@ -53,6 +57,15 @@ IMAGES = {
         ["data.imbalance_ratio=10", *INFOGAN_UNIFORM],
     ),
 }
+MERGED_TO = 10  # over-clustered rows: their categories merged into this many (`Run.merge`)
+OVER_CLUSTERED = {
+    f"{preset}, ratio 10: K = 16, merged to {MERGED_TO}": (
+        preset,
+        ["data.imbalance_ratio=10", "method.num_categories=16"],
+    )
+    for preset in ("mnist5k", "digits")
+}
+IMAGES.update(OVER_CLUSTERED)
 POINTS = {
     f"2-D, {count} clusters": (
         "gaussians2d",
@@ -101,6 +114,9 @@ def main() -> None:
     images, points = chosen(IMAGES), chosen(POINTS)
     jobs = make_jobs({**images, **points}, args.seeds, args.runs, args.extra, args.threads)
     by_label = run_all(jobs, args.workers)
+    for label in set(OVER_CLUSTERED) & set(by_label):
+        runs = [job for job in jobs if job.label == label]
+        by_label[label] = [_merged(job, metrics) for job, metrics in zip(runs, by_label[label])]
     sections = []
     if images:
         image_runs = {label: by_label[label] for label in images}
@@ -124,6 +140,20 @@ def main() -> None:
         _figure(figure, seed0)
     notes = Path(args.notes).read_text() if args.notes else ""
     (docs / "imbalance.md").write_text(_page(sections, figure.name, args) + notes)
+
+
+def _merged(job, metrics: dict) -> dict:
+    """An over-clustered run's metrics with its clustering scored after merging its
+    categories into MERGED_TO (its merge.json, made if missing or for another number)."""
+    import json
+
+    from cgpgan.run import Run
+
+    path = Path(job.directory) / "merge.json"
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    if result.get("target") != MERGED_TO:
+        result = Run.load(job.directory).merge(MERGED_TO)
+    return {**metrics, **result["scores"], "live_categories": len(result["groups"])}
 
 
 def _mixtures_line() -> str:

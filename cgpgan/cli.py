@@ -1,4 +1,4 @@
-"""Command line: cgpgan train|sweep|evaluate|probe|sample|cluster|report|config|presets.
+"""Command line: cgpgan train|sweep|evaluate|probe|merge|sample|cluster|report|config|presets.
 
 Every command is a thin layer over the Python API (cgpgan.run, cgpgan.training).
 Errors a user can fix are printed as one line and exit with code 2.
@@ -173,6 +173,17 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats", type=int, default=20, help="k-means repetitions (each best of 5 starts)"
     )
     probe.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+    merge = _run_command(
+        commands,
+        "merge",
+        "merge a run's categories into N by how often images swap category when moved; "
+        "writes RUN_DIR/merge.json",
+        _merge,
+    )
+    merge.add_argument("--categories", type=int, required=True, help="N, the groups wanted")
+    merge.add_argument("--repeats", type=int, default=8, help="moved copies of each item")
+    merge.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     sample = _run_command(commands, "sample", "generate samples from a trained run", _sample)
     sample.add_argument(
@@ -383,6 +394,24 @@ def _probe(args) -> int:
         scores = run.probe(args.features, args.repeats)
     _print_metrics(scores)
     print(f"wrote {Path(args.run_dir) / 'probe.json'}")
+    return 0
+
+
+def _merge(args) -> int:
+    from cgpgan.run import Run
+    from cgpgan.threads import cpu_threads
+
+    if args.repeats <= 0:
+        raise RunError(f"--repeats: must be > 0, got {args.repeats}")
+    run = Run.load(args.run_dir, device=args.device)
+    with cpu_threads(run.config):
+        result = run.merge(args.categories, args.repeats)
+    print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
+    for name, scores in (("before", "scores_before"), ("merged", "scores")):
+        if scores in result:
+            print(name + ":")
+            _print_metrics(result[scores])
+    print(f"wrote {Path(args.run_dir) / 'merge.json'}")
     return 0
 
 

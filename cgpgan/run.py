@@ -268,6 +268,18 @@ class Run:
         plot_embedding(self.directory / "plots" / "probe_embedding.png", embedding, classes, title)
         return scores
 
+    def merge(self, target: int, repeats: int = 8, dataset=None) -> dict:
+        """The run's categories merged into `target` groups by how often images swap
+        category under small moves (`cgpgan.merging`), on its own data set unless
+        `dataset` is given; written to merge.json."""
+        from cgpgan.merging import merge
+
+        if dataset is None:
+            dataset = build_dataset(self.config.data, self.config.seed)
+        result = merge(self, dataset, target, repeats, self.config.seed)
+        write_json(self.directory / "merge.json", result)
+        return result
+
     def draw(self, dataset, metrics: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
         contingency table of real data)."""

@@ -30,7 +30,8 @@ def test_top_level_help_names_every_command(capsys):
     usage, description = capsys.readouterr().out.split("\n\n")[:2]
     commands = re.search(r"\{(.*?)\}", usage)[1].split(",")  # argparse's {train,evaluate,...}
     assert set(commands) == {
-        *("train", "sweep", "evaluate", "probe", "sample", "cluster", "report", "config"),
+        *("train", "sweep", "evaluate", "probe", "merge", "sample", "cluster", "report"),
+        "config",
         "presets",
     }
     for name in commands:

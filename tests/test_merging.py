@@ -1,0 +1,76 @@
+"""Over-cluster, then merge (cgpgan.merging): the merging rule by hand, and the command
+on a short digits run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cgpgan import RunError, load_config, train
+from cgpgan.cli import main
+from cgpgan.data import build_dataset
+from cgpgan.merging import merge_groups, swap_counts
+from cgpgan.metrics.clustering import hungarian_accuracy, many_to_one_accuracy
+from tests.conftest import tiny
+from tests.test_images_run import SMALL
+
+
+def test_swap_counts_count_every_moved_copy():
+    categories = np.array([0, 0, 1, 2])
+    moved = [np.array([0, 1, 1, 2]), np.array([1, 1, 0, 2])]
+    counts = swap_counts(categories, moved, 3)
+    assert counts.tolist() == [[1, 3, 0], [1, 1, 0], [0, 0, 2]]
+    assert counts.sum() == 2 * len(categories)
+
+
+def test_merge_groups_joins_the_categories_that_swap_most():
+    sizes = np.array([100, 50, 80, 80, 40, 0])  # category 5 holds no item
+    swaps = np.diag(sizes * 4)
+    swaps[0, 1], swaps[1, 0] = 60, 40  # 0 and 1 split one class: rate 100 / (4 * 150)
+    swaps[2, 3], swaps[3, 2] = 30, 34  # 2 and 3 likewise: rate 64 / (4 * 160)
+    swaps[3, 4] = 10  # 3 and 4 rarely: rate 10 / (4 * 120)
+    assert merge_groups(swaps, sizes, 4, 3) == [[0, 1], [2, 3], [4]]
+    assert merge_groups(swaps, sizes, 4, 4) == [[0, 1], [2], [3], [4]]
+    assert merge_groups(swaps, sizes, 4, 10) == [[0], [1], [2], [3], [4]]  # no empty group
+    with pytest.raises(RunError, match="at least 1"):
+        merge_groups(swaps, sizes, 4, 0)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """CGPGAN on the digits with 10 categories, 100 steps."""
+    config = load_config(None, [*SMALL, "train.steps=100", "method.warmup_steps=30"])
+    return train(config, tmp_path_factory.mktemp("runs") / "digits", progress=False)
+
+
+def test_merge_command_writes_a_partition_of_the_live_categories(digits_run, capsys):
+    assert main(["merge", str(digits_run.directory), "--categories", "4", "--repeats", "2"]) == 0
+    assert "merged:" in capsys.readouterr().out
+    result = json.loads((digits_run.directory / "merge.json").read_text())
+    dataset = build_dataset(digits_run.config.data, digits_run.config.seed)
+    categories = digits_run.cluster(dataset.items)[0][:, 0].numpy()
+    live = sorted(set(categories.tolist()))
+    groups = result["groups"]
+    assert len(groups) == min(4, len(live))
+    assert sorted(c for group in groups for c in group) == live  # each live category once
+    group_of = np.array(result["category_group"])
+    assert all(group_of[c] == -1 for c in range(10) if c not in live)
+    prior = digits_run.prior[0].numpy()
+    assert np.allclose(result["group_prior"], [prior[group].sum() for group in groups])
+    labels = dataset.labels.numpy()
+    merged = group_of[categories]
+    assert result["scores"]["accuracy"] == pytest.approx(hungarian_accuracy(merged, labels))
+    # merging never makes a category purer
+    assert result["scores"]["accuracy_many_to_one"] == pytest.approx(
+        many_to_one_accuracy(merged, labels)
+    )
+    assert many_to_one_accuracy(merged, labels) <= many_to_one_accuracy(categories, labels)
+
+
+def test_merge_refuses_points_and_a_bad_count(digits_run, tmp_path, capsys):
+    points = train(tiny("cgpgan"), tmp_path / "points", progress=False)
+    assert main(["merge", str(points.directory), "--categories", "2"]) != 0
+    assert "needs image data" in capsys.readouterr().err
+    assert main(["merge", str(digits_run.directory), "--categories", "0"]) != 0
+    assert "at least 1" in capsys.readouterr().err
+    assert main(["merge", str(digits_run.directory), "--categories", "2", "--repeats", "0"]) != 0
