@@ -247,6 +247,11 @@ def _parser() -> argparse.ArgumentParser:
             "category goes beside it"
         ),
     )
+    cluster.add_argument(
+        "--merged",
+        action="store_true",
+        help="the merged groups of RUN_DIR/merge.json (`cgpgan merge`) instead of the categories",
+    )
     cluster.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     show = commands.add_parser("config", help="list every config key with its value and meaning")
@@ -480,7 +485,7 @@ def _cluster(args) -> int:
         run_dir = selected_run(run_dir)
         print(f"the sweep's selected run: {run_dir}")
     run = Run.load(run_dir, device=args.device)
-    result = run.cluster_data(args.overrides, out, data=args.data)
+    result = run.cluster_data(args.overrides, out, data=args.data, merged=args.merged)
     examples = f" and examples to {result['examples']}" if result.get("examples") else ""
     print(f"wrote {result['items']} assignments to {out}{examples}")
     return 0

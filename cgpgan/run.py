@@ -128,8 +128,13 @@ class Run:
         return probabilities.cpu()
 
     @torch.no_grad()
-    def cluster(self, x: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-        """Category of each item of `x` (argmax Q(x)) and Q's confidence in it, both [N, L]."""
+    def cluster(
+        self, x: torch.Tensor, batch_size: int = 500, merged: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Category of each item of `x` (argmax Q(x)) and Q's confidence in it, both [N, L].
+        With `merged`, the first label's merged groups of the run's merge.json instead
+        (`Run.merge`), [N, 1]: the group of the item's category, and the sum of Q's
+        probabilities over that group's members."""
         if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
             raise RunError(
                 f"data of shape {list(x.shape[1:])} does not fit this run, "
@@ -139,29 +144,47 @@ class Run:
         if probabilities is None:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
         confidence, categories = probabilities.max(dim=2)
-        return categories, confidence
+        if not merged:
+            return categories, confidence
+        merge = self.merged()
+        groups = torch.tensor(merge["category_group"])[categories[:, :1]]
+        members = [torch.tensor(group) for group in merge["groups"]]
+        sure = torch.stack([probabilities[:, 0, g].sum(dim=1) for g in members], dim=1)
+        return groups, sure.gather(1, groups)
+
+    def merged(self) -> dict:
+        """The run's merge.json (`Run.merge`)."""
+        path = self.directory / "merge.json"
+        if not path.is_file():
+            raise RunError(
+                f"{self.directory} has no merge.json: run `cgpgan merge RUN_DIR --categories N`"
+            )
+        return json.loads(path.read_text())
 
     def cluster_data(
         self,
         overrides: list[str] | None = None,
         out: str | Path | None = None,
         data: str | Path | None = None,
+        merged: bool = False,
     ) -> dict:
         """Cluster data: the file `data` (images as .npz/.npy for an image run; points of
         the run's dimension as .npy/.npz/.csv for a 2-D run) or the run's own data set,
         changed by `data.KEY=VALUE` overrides.
 
-        With `out` (a .csv), writes one row per item in the input's order (item, for
-        points their coordinates x0, x1, ..., then category and confidence per label)
-        and, for images, a grid of examples per category beside it. Returns the
+        With `merged`, the groups of the run's merge.json (`Run.merge`) instead of its
+        categories. With `out` (a .csv), writes one row per item in the input's order
+        (item, for points their coordinates x0, x1, ..., then category and confidence per
+        label) and, for images, a grid of examples per category beside it. Returns the
         categories, confidences and file names.
         """
         items = self._items_to_cluster(list(overrides or []), data)
-        categories, confidence = self.cluster(items)
+        categories, confidence = self.cluster(items, merged=merged)
         result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
         if out is None:
             return result
-        examples = outputs.write_clusters(Path(out), items, categories, confidence, self.prior)
+        prior = torch.tensor([self.merged()["group_prior"]]) if merged else self.prior
+        examples = outputs.write_clusters(Path(out), items, categories, confidence, prior)
         if examples is not None:
             result["examples"] = examples
         return result

@@ -1,6 +1,7 @@
 """Over-cluster, then merge (cgpgan.merging): the merging rule by hand, and the command
 on a short digits run."""
 
+import csv
 import json
 
 import numpy as np
@@ -74,3 +75,24 @@ def test_merge_refuses_points_and_a_bad_count(digits_run, tmp_path, capsys):
     assert main(["merge", str(digits_run.directory), "--categories", "0"]) != 0
     assert "at least 1" in capsys.readouterr().err
     assert main(["merge", str(digits_run.directory), "--categories", "2", "--repeats", "0"]) != 0
+
+
+def test_cluster_merged_gives_each_item_its_categorys_group(digits_run, tmp_path, capsys):
+    out = tmp_path / "merged.csv"
+    arguments = ["cluster", str(digits_run.directory), "--out", str(out), "--merged"]
+    (digits_run.directory / "merge.json").unlink(missing_ok=True)
+    assert main(arguments) != 0
+    assert "cgpgan merge" in capsys.readouterr().err  # says how to make merge.json
+    assert main(["merge", str(digits_run.directory), "--categories", "3", "--repeats", "1"]) == 0
+    assert main(arguments) == 0
+    rows = list(csv.DictReader(out.open()))
+    merged = np.array([int(row["category0"]) for row in rows])
+    group_of = np.array(
+        json.loads((digits_run.directory / "merge.json").read_text())["category_group"]
+    )
+    dataset = build_dataset(digits_run.config.data, digits_run.config.seed)
+    categories, confidence = digits_run.cluster(dataset.items)
+    assert np.array_equal(merged, group_of[categories[:, 0].numpy()])
+    # a group is at least as sure as its best member
+    sure = np.array([float(row["confidence0"]) for row in rows])
+    assert np.all(sure >= confidence[:, 0].numpy() - 1e-4)  # the CSV keeps 4 decimals
