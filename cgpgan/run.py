@@ -147,9 +147,11 @@ class Run:
         if not merged:
             return categories, confidence
         merge = self.merged()
-        groups = torch.tensor(merge["category_group"])[categories[:, :1]]
         members = [torch.tensor(group) for group in merge["groups"]]
         sure = torch.stack([probabilities[:, 0, g].sum(dim=1) for g in members], dim=1)
+        groups = torch.tensor(merge["category_group"])[categories[:, :1]]
+        # a category no item of the merged data fell in has no group: the surest group
+        groups = torch.where(groups < 0, sure.argmax(dim=1, keepdim=True), groups)
         return groups, sure.gather(1, groups)
 
     def merged(self) -> dict:
@@ -159,7 +161,10 @@ class Run:
             raise RunError(
                 f"{self.directory} has no merge.json: run `cgpgan merge RUN_DIR --categories N`"
             )
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise RunError(f"{path}: not valid JSON ({error}); run `cgpgan merge` again") from None
 
     def cluster_data(
         self,

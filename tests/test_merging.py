@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from cgpgan import RunError, load_config, train
 from cgpgan.cli import main
@@ -96,3 +97,23 @@ def test_cluster_merged_gives_each_item_its_categorys_group(digits_run, tmp_path
     # a group is at least as sure as its best member
     sure = np.array([float(row["confidence0"]) for row in rows])
     assert np.all(sure >= confidence[:, 0].numpy() - 1e-4)  # the CSV keeps 4 decimals
+
+
+def test_an_item_of_a_category_without_a_group_takes_the_surest_group(digits_run):
+    assert main(["merge", str(digits_run.directory), "--categories", "3", "--repeats", "1"]) == 0
+    path = digits_run.directory / "merge.json"
+    merge = json.loads(path.read_text())
+    dataset = build_dataset(digits_run.config.data, digits_run.config.seed)
+    categories = digits_run.cluster(dataset.items)[0][:, 0]
+    lost = int(categories[0])  # as if no item of the merged data had fallen in it
+    merge["category_group"][lost] = -1
+    merge["groups"] = [[c for c in group if c != lost] for group in merge["groups"]]
+    path.write_text(json.dumps(merge))
+    groups, sure = digits_run.cluster(dataset.items, merged=True)
+    assert groups.min() >= 0 and bool((sure > 0).all())
+    probabilities = digits_run.classify(dataset.items)[:, 0]
+    summed = torch.stack([probabilities[:, g].sum(dim=1) for g in merge["groups"]], dim=1)
+    assert torch.equal(groups[categories == lost, 0], summed[categories == lost].argmax(dim=1))
+    path.write_text("{")
+    with pytest.raises(RunError, match="not valid JSON"):
+        digits_run.cluster(dataset.items, merged=True)
