@@ -388,13 +388,19 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _probe(args) -> int:
+def _run_with_repeats(args):
+    """The run a command with a --repeats option reads (the option checked first)."""
     from cgpgan.run import Run
-    from cgpgan.threads import cpu_threads
 
     if args.repeats <= 0:
         raise RunError(f"--repeats: must be > 0, got {args.repeats}")
-    run = Run.load(args.run_dir, device=args.device)
+    return Run.load(args.run_dir, device=args.device)
+
+
+def _probe(args) -> int:
+    from cgpgan.threads import cpu_threads
+
+    run = _run_with_repeats(args)
     with cpu_threads(run.config):
         scores = run.probe(args.features, args.repeats)
     _print_metrics(scores)
@@ -403,12 +409,9 @@ def _probe(args) -> int:
 
 
 def _merge(args) -> int:
-    from cgpgan.run import Run
     from cgpgan.threads import cpu_threads
 
-    if args.repeats <= 0:
-        raise RunError(f"--repeats: must be > 0, got {args.repeats}")
-    run = Run.load(args.run_dir, device=args.device)
+    run = _run_with_repeats(args)
     with cpu_threads(run.config):
         result = run.merge(args.categories, args.repeats)
     print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
