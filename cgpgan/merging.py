@@ -26,7 +26,6 @@ import torch
 
 from cgpgan.augment import random_affine
 from cgpgan.errors import RunError
-from cgpgan.metrics.batches import classify_all
 from cgpgan.metrics.images import clustering_of
 
 
@@ -66,28 +65,16 @@ def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     items = dataset.items
     if items.dim() != 4:
         raise RunError("merge: needs image data (the moved copies are shifted images)")
-    method, settings = run.method.eval(), run.config.method
-    probabilities = classify_all(method, items)
-    if probabilities is None:
-        raise RunError(f"merge: method {settings.name!r} has no classifier")
-    categories = probabilities[:, 0].argmax(dim=1).numpy()
-    num_categories = probabilities.shape[2]
+    settings = run.config.method
+
+    def categories_of(x: torch.Tensor) -> np.ndarray:
+        return run.cluster(x)[0][:, 0].numpy()  # argmax Q(x) of the first label
+
+    categories = categories_of(items)
+    num_categories = run.prior.shape[1]
     generator = torch.Generator().manual_seed(seed)
-    moved = [
-        classify_all(
-            method,
-            random_affine(
-                items,
-                generator,
-                settings.augment_shift,
-                settings.augment_rotation,
-                settings.augment_scale,
-            ),
-        )[:, 0]
-        .argmax(dim=1)
-        .numpy()
-        for _ in range(repeats)
-    ]
+    moves = (settings.augment_shift, settings.augment_rotation, settings.augment_scale)
+    moved = [categories_of(random_affine(items, generator, *moves)) for _ in range(repeats)]
     sizes = np.bincount(categories, minlength=num_categories)
     groups = merge_groups(swap_counts(categories, moved, num_categories), sizes, repeats, target)
     group_of = np.full(num_categories, -1)

@@ -85,11 +85,12 @@ class PenaltyGradientNormalization(ScoreNormalization):
     def __init__(self, reading: str = "paper", lipschitz: float = 1.0):
         self.reading = reading
         self.lipschitz = lipschitz
+        self.gradient_normalization = GradientNormalization(lipschitz)
 
     def __call__(self, score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         one_minus = 1 - score
         if self.reading == "gn_of_one_minus":
-            return GradientNormalization(self.lipschitz)(one_minus, x)
+            return self.gradient_normalization(one_minus, x)
         shifted = 1 - input_gradient(score, x).flatten(1) / self.lipschitz
         return _bounded(one_minus, shifted.norm(dim=1) + one_minus.abs())
 
