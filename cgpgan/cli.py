@@ -192,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
         help="category of the first label, or 'all' to draw from the prior",
     )
     sample.add_argument(
+        "--group",
+        type=int,
+        help="a merged group of RUN_DIR/merge.json (`cgpgan merge`) instead of a category: "
+        "its members drawn in proportion to their priors",
+    )
+    sample.add_argument(
         "-n", type=int, default=1000, help="number of samples (default: %(default)s)"
     )
     sample.add_argument(
@@ -446,7 +452,7 @@ def _sample(args) -> int:
     category = None if args.category == "all" else _category(args.category)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeadCategoryWarning)
-        samples, categories = run.sample(args.n, category=category, seed=args.seed)
+        samples, categories = run.sample(args.n, category, args.seed, group=args.group)
     for warning in caught:
         if issubclass(warning.category, DeadCategoryWarning):
             print(f"cgpgan: warning: {warning.message}", file=sys.stderr)
@@ -456,7 +462,9 @@ def _sample(args) -> int:
             )
     shown = args.n
     if out.suffix == ".png":
-        shown = draw_samples(run, out, samples, categories[:, 0], category, PICTURE_ROWS)
+        shown = draw_samples(
+            run, out, samples, categories[:, 0], category, PICTURE_ROWS, args.group
+        )
     elif out.suffix == ".npz":  # images keep their [N, C, H, W] shape
         np.savez(out, samples=samples.numpy(), categories=categories.numpy())
     else:

@@ -8,7 +8,8 @@ image far more often than the categories of two different classes, so:
 
 1. every real item of the run's data set gets its category c(x) = argmax Q(x) (first
    label), and each of `repeats` moved copies (the method's own moves:
-   `method.augment_shift`, `augment_rotation`, `augment_scale`) its category c(moved x);
+   `method.augment_shift`, `augment_rotation`, `augment_scale`; for a method without
+   them CGPGAN's defaults, shifts of up to 2 pixels) its category c(moved x);
 2. swaps[i, j] counts the items of category i whose moved copy landed in j;
 3. groups start as the categories that hold an item; the two groups A, B with the highest
    swap rate (swaps from A to B and from B to A, over `repeats` (n_A + n_B)) are merged,
@@ -17,6 +18,10 @@ image far more often than the categories of two different classes, so:
 An item's merged category is its category's group; a group's prior is the sum of its
 members' priors. No label is used; where the data have labels the merged clustering is
 scored like the run's own (accuracy, many-to-one, NMI, ARI, prior_class_error).
+
+With `method.merge_into` set, CGPGAN merges at the end of training: the run's evaluation
+writes merge.json and the merged scores (metrics.json `merged`), and its pictures include
+plots/samples_merged.png; `Run.sample(group=...)` generates a merged group.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import torch
 
 from cgpgan.augment import random_affine
 from cgpgan.errors import RunError
+from cgpgan.methods.cgpgan import CGPGANConfig
 from cgpgan.metrics.images import clustering_of
 
 
@@ -57,6 +63,19 @@ def merge_groups(swaps: np.ndarray, sizes: np.ndarray, repeats: int, target: int
     return sorted(groups)
 
 
+def merge_target(config) -> int:
+    """The groups a run's categories are merged into after training (`method.merge_into`,
+    a CGPGAN setting); 0: none."""
+    return getattr(config.method, "merge_into", 0)
+
+
+def moves_of(settings) -> tuple[int, float, float]:
+    """The moves (largest shift in pixels, rotation in degrees, relative scale) of a run's
+    method settings: its `augment_*` keys, or CGPGAN's defaults for a method without them."""
+    keys = ("augment_shift", "augment_rotation", "augment_scale")
+    return tuple(getattr(settings, key, getattr(CGPGANConfig, key)) for key in keys)
+
+
 @torch.no_grad()
 def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     """Merge `run`'s categories into `target` groups on `dataset` (its items; labels, if
@@ -65,7 +84,12 @@ def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     items = dataset.items
     if items.dim() != 4:
         raise RunError("merge: needs image data (the moved copies are shifted images)")
-    settings = run.config.method
+    moves = moves_of(run.config.method)
+    if not any(moves):
+        raise RunError(
+            "merge: the run's moves are all 0 (method.augment_shift, augment_rotation, "
+            "augment_scale): no image would swap category"
+        )
 
     def categories_of(x: torch.Tensor) -> np.ndarray:
         return run.cluster(x)[0][:, 0].numpy()  # argmax Q(x) of the first label
@@ -73,7 +97,6 @@ def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     categories = categories_of(items)
     num_categories = run.prior.shape[1]
     generator = torch.Generator().manual_seed(seed)
-    moves = (settings.augment_shift, settings.augment_rotation, settings.augment_scale)
     moved = [categories_of(random_affine(items, generator, *moves)) for _ in range(repeats)]
     sizes = np.bincount(categories, minlength=num_categories)
     groups = merge_groups(swap_counts(categories, moved, num_categories), sizes, repeats, target)

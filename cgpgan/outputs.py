@@ -34,6 +34,23 @@ def draw_grid(run: Run, path: Path, label: int = 0, rows: int = 8) -> None:
     )
 
 
+def draw_merged_grid(run: Run, path: Path, rows: int = 8) -> None:
+    """Samples of each merged group of the run's merge.json (`Run.sample(group=...)`), one
+    column per group ordered by the group's prior."""
+    group_prior = np.array(run.merged()["group_prior"])
+    order = np.argsort(-group_prior).tolist()
+    columns = [run.sample(rows, group=group, seed=run.config.seed)[0] for group in order]
+    title = f"{run.config.method.name}, step {run.info.get('step', 0)}: merged groups"
+    plots.plot_image_grid(
+        path,
+        torch.stack(columns, dim=1).numpy(),
+        plots.category_labels(group_prior, order),
+        title,
+        xlabel="merged group (its prior)",
+        ylabel="samples",
+    )
+
+
 def draw(run: Run, dataset, metrics: dict | None = None) -> None:
     """The run's pictures in plots/: samples, prior, curves (and for images the
     contingency table of real data)."""
@@ -44,6 +61,8 @@ def draw(run: Run, dataset, metrics: dict | None = None) -> None:
         for label in range(min(prior.shape[0], 4)):
             name = "samples.png" if label == 0 else f"samples_label{label}.png"
             draw_grid(run, plots_dir / name, label)
+        if (run.directory / "merge.json").is_file():
+            draw_merged_grid(run, plots_dir / "samples_merged.png")
         if metrics and "contingency" in metrics:
             plots.plot_contingency(
                 plots_dir / "contingency.png",
@@ -133,17 +152,26 @@ def write_assignments(
 
 
 def draw_samples(
-    run: Run, path: Path, samples, categories, category: int | None, max_rows: int
+    run: Run,
+    path: Path,
+    samples,
+    categories,
+    category: int | None,
+    max_rows: int,
+    group: int | None = None,
 ) -> int:
     """A picture of `samples` (with the categories of their first label): images as a
     grid, one column per category ordered by prior as in plots/samples.png, at most
     `max_rows` each (or a square grid of at most max_rows**2 of the one `category`);
-    2-D points as a scatter plot. Returns how many samples it shows."""
+    2-D points as a scatter plot. `group`: the samples are of this merged group. Returns
+    how many samples it shows."""
     prior = run.prior.numpy()
     samples, categories = samples.numpy(), categories.numpy()
     title = plots.run_title(run.config.method.name, run.info.get("step", 0), 0, len(prior))
     if category is not None:
         title += f": category {category} (prior {prior[0, category]:.3f})"
+    elif group is not None:
+        title += f": merged group {group}"
     else:
         title += ": samples from the prior"
     if samples.ndim == 2:

@@ -90,16 +90,22 @@ class Run:
 
     @torch.no_grad()
     def sample(
-        self, n: int, category: int | None = None, seed: int = 0
+        self, n: int, category: int | None = None, seed: int = 0, group: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """n samples from the moving-average generator and their categories [n, L].
 
         With `category`, the first label is fixed to it (other labels from the prior);
-        otherwise all categories are drawn from the prior. A dead `category` (prior
-        under 1%) gives a DeadCategoryWarning.
+        with `group`, a merged group of the run's merge.json (`Run.merge`), the first
+        label is drawn from the group's members in proportion to their priors; otherwise
+        all categories are drawn from the prior. A dead `category` (prior under 1%) gives
+        a DeadCategoryWarning.
         """
         method = self.method
         num_categories = method.prior.num_categories
+        if group is not None:
+            if category is not None:
+                raise RunError("sample: give a category or a merged group, not both")
+            return self._sample_group(n, group, seed)
         if category is not None and not 0 <= category < num_categories:
             raise RunError(
                 f"category {category} out of range: the run has {num_categories} categories"
@@ -116,6 +122,21 @@ class Run:
         one_hot = method.prior.sample(n, generator)
         if category is not None:
             fix_category(one_hot, 0, category)
+        samples = method.generate(method.sample_latent(n, generator), one_hot)
+        return samples.cpu(), one_hot.argmax(dim=2).cpu()
+
+    @torch.no_grad()
+    def _sample_group(self, n: int, group: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        groups = self.merged()["groups"]
+        if not 0 <= group < len(groups):
+            raise RunError(f"group {group} out of range: merge.json has {len(groups)} groups")
+        method = self.method
+        generator = torch.Generator(device=method.device).manual_seed(seed)
+        one_hot = method.prior.sample(n, generator)
+        members = torch.tensor(groups[group], device=method.device)
+        weights = method.prior.probabilities[0, members].detach()
+        drawn = members[torch.multinomial(weights, n, replacement=True, generator=generator)]
+        one_hot[:, 0] = torch.nn.functional.one_hot(drawn, one_hot.shape[2]).to(one_hot)
         samples = method.generate(method.sample_latent(n, generator), one_hot)
         return samples.cpu(), one_hot.argmax(dim=2).cpu()
 
@@ -253,12 +274,19 @@ class Run:
         baselines by default as `train.eval_baselines`. With `inception` (a local
         Inception-v3 weights file), images also get FID, KID and precision/recall on
         min(train.eval_samples, 5000) real and generated images (RunError for other
-        data). `dataset` is the run's data set when already loaded."""
+        data). With `method.merge_into`, the categories are also merged (`Run.merge`):
+        merge.json and the merged scores under `merged`. `dataset` is the run's data set
+        when already loaded."""
+        from cgpgan.merging import merge_target
+
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
         metrics = evaluation.evaluate(
             self.method, self.config, self.info, dataset, baselines, inception, quick
         )
+        if merge_target(self.config) and not quick:  # over-cluster, then merge
+            merged = self.merge(merge_target(self.config), dataset=dataset, write=write)
+            metrics["merged"] = {"groups": len(merged["groups"]), **merged.get("scores", {})}
         if write:
             write_json(self.directory / "metrics.json", metrics)
         if draw:
@@ -296,16 +324,17 @@ class Run:
         plot_embedding(self.directory / "plots" / "probe_embedding.png", embedding, classes, title)
         return scores
 
-    def merge(self, target: int, repeats: int = 8, dataset=None) -> dict:
+    def merge(self, target: int, repeats: int = 8, dataset=None, write: bool = True) -> dict:
         """The run's categories merged into `target` groups by how often images swap
         category under small moves (`cgpgan.merging`), on its own data set unless
-        `dataset` is given; written to merge.json."""
+        `dataset` is given; written to merge.json if `write`."""
         from cgpgan.merging import merge
 
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
         result = merge(self, dataset, target, repeats, self.config.seed)
-        write_json(self.directory / "merge.json", result)
+        if write:
+            write_json(self.directory / "merge.json", result)
         return result
 
     def draw(self, dataset, metrics: dict | None = None) -> None:

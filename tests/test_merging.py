@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from cgpgan import RunError, load_config, train
+from cgpgan import ConfigError, RunError, load_config, train
 from cgpgan.cli import main
 from cgpgan.data import build_dataset
-from cgpgan.merging import merge_groups, swap_counts
+from cgpgan.merging import merge_groups, moves_of, swap_counts
 from cgpgan.metrics.clustering import hungarian_accuracy, many_to_one_accuracy
 from tests.conftest import tiny
 from tests.test_images_run import SMALL
@@ -117,3 +117,55 @@ def test_an_item_of_a_category_without_a_group_takes_the_surest_group(digits_run
     path.write_text("{")
     with pytest.raises(RunError, match="not valid JSON"):
         digits_run.cluster(dataset.items, merged=True)
+
+
+def test_merge_into_merges_at_the_end_of_training(tmp_path, capsys):
+    overrides = [*SMALL, "train.steps=40", "method.warmup_steps=20", "method.merge_into=4"]
+    run = train(load_config(None, overrides), tmp_path / "run", progress=False)
+    merge = json.loads((run.directory / "merge.json").read_text())
+    assert merge["target"] == 4 and run.metrics["merged"]["groups"] == len(merge["groups"])
+    assert run.metrics["merged"]["accuracy"] == merge["scores"]["accuracy"]
+    assert (
+        json.loads((run.directory / "metrics.json").read_text())["merged"] == run.metrics["merged"]
+    )
+    assert (run.directory / "plots" / "samples_merged.png").is_file()
+    assert main(["evaluate", str(run.directory)]) == 0
+    assert "merged.prior_class_error" in capsys.readouterr().out
+
+
+def test_merge_into_is_checked_before_training():
+    preset = load_config("mnist5k_imbalanced")
+    assert (preset.method.num_categories, preset.method.merge_into) == (16, 10)
+    assert load_config("digits_imbalanced").data.imbalance_ratio == 10
+    with pytest.raises(ConfigError, match="below method.num_categories"):
+        load_config(None, [*SMALL, "method.merge_into=10"])
+    with pytest.raises(ConfigError, match="merging moves images"):
+        load_config(None, ["method.merge_into=2"])  # 2-D points
+    still = ["method.augment_shift=0", "method.augment_rotation=0", "method.augment_scale=0"]
+    with pytest.raises(ConfigError, match="needs moves"):
+        load_config(None, [*SMALL, *still, "method.merge_into=3"])
+    with pytest.raises(ConfigError, match="unknown key"):  # a CGPGAN setting
+        load_config(None, [*SMALL, "method.name=infogan", "method.merge_into=3"])
+    # a method without moves of its own is merged with CGPGAN's default ones
+    assert moves_of(load_config(None, ["method.name=infogan"]).method) == (2, 0.0, 0.0)
+
+
+def test_a_group_samples_its_members_in_proportion_to_their_priors(digits_run, tmp_path):
+    assert main(["merge", str(digits_run.directory), "--categories", "3", "--repeats", "1"]) == 0
+    groups = json.loads((digits_run.directory / "merge.json").read_text())["groups"]
+    group = max(range(len(groups)), key=lambda g: len(groups[g]))
+    members = groups[group]
+    _, categories = digits_run.sample(4000, group=group, seed=1)
+    drawn = categories[:, 0].numpy()
+    assert set(drawn.tolist()) <= set(members)
+    prior = digits_run.prior[0].numpy()[members]
+    shares = np.array([(drawn == member).mean() for member in members])
+    assert np.abs(shares - prior / prior.sum()).max() < 0.04  # 4000 draws: sd under 0.008
+    with pytest.raises(RunError, match="out of range"):
+        digits_run.sample(5, group=len(groups))
+    with pytest.raises(RunError, match="not both"):
+        digits_run.sample(5, category=0, group=0)
+    out = tmp_path / "group.npz"
+    arguments = ["sample", str(digits_run.directory), "--group", str(group), "-n", "50"]
+    assert main([*arguments, "--out", str(out)]) == 0
+    assert set(np.load(out)["categories"][:, 0].tolist()) <= set(members)

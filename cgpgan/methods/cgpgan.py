@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from cgpgan import losses, stats
 from cgpgan.augment import random_affine
 from cgpgan.config import check_below_one, check_choice, check_non_negative
+from cgpgan.errors import ConfigError
 from cgpgan.methods.base import Method
 from cgpgan.methods.cgpgan_extensions import build_extensions
 from cgpgan.methods.vcagan import VCAGANConfig
@@ -42,6 +43,10 @@ class CGPGANConfig(VCAGANConfig):
     augment_shift: int = 2  # largest shift in pixels of moved copies
     augment_rotation: float = 0.0  # largest rotation in degrees of moved copies
     augment_scale: float = 0.0  # largest relative change of scale of moved copies
+    # over-cluster, then merge: after training, the categories are merged into this many
+    # groups by how often real images swap category under the moves above (`cgpgan merge`:
+    # merge.json, metrics merged.*); 0: keep the K categories
+    merge_into: int = 0
 
     def validate(self) -> None:
         super().validate()
@@ -54,8 +59,20 @@ class CGPGANConfig(VCAGANConfig):
             "real_entropy_weight",
             "augment_shift",
             "augment_rotation",
+            "merge_into",
         )
         check_below_one(self, "real_consistency_threshold", "augment_scale")
+        if self.merge_into >= self.num_categories:
+            raise ConfigError(
+                f"method.merge_into: must be below method.num_categories "
+                f"({self.num_categories}), got {self.merge_into}"
+            )
+        moves = (self.augment_shift, self.augment_rotation, self.augment_scale)
+        if self.merge_into and not any(moves):
+            raise ConfigError(
+                "method.merge_into: merging needs moves (method.augment_shift, "
+                "augment_rotation or augment_scale above 0)"
+            )
 
 
 class CGPGAN(Method):

@@ -10,6 +10,8 @@ from cgpgan.prior import LIVE_THRESHOLD
 
 # per-category lists, shown in the category table instead of as raw lists
 PER_CATEGORY = ("prior", "category_purity", "category_mode", "real_category_share", "contingency")
+# sections shown with every scalar (the merged groups of `method.merge_into`), not only accuracy
+IN_FULL = ("merged",)
 
 
 def format_metrics(metrics: dict) -> str:
@@ -24,7 +26,9 @@ def _scalar_lines(metrics: dict) -> list[str]:
     for name, value in metrics.items():
         if name in PER_CATEGORY:
             continue
-        if isinstance(value, dict):  # baselines and further labels: their accuracy
+        if name in IN_FULL:
+            flat.update({f"{name}.{inner}": scores for inner, scores in value.items()})
+        elif isinstance(value, dict):  # baselines and further labels: their accuracy
             for inner, scores in value.items():
                 if isinstance(scores, dict) and "accuracy" in scores:
                     flat[f"{name}.{inner}.accuracy"] = scores["accuracy"]
