@@ -25,6 +25,7 @@ from cgpgan.storage import atomic_write_text
 PAGE = "report.html"
 RUN_PICTURES = [  # (file in plots/, caption)
     ("samples.png", "Samples (columns: categories, ordered by prior)"),
+    ("samples_merged.png", "Samples of the merged groups (method.merge_into, cgpgan merge)"),
     ("prior.png", "Learnt prior"),
     ("curves.png", "Training curves"),
     ("prior_trajectory.png", "Prior during training"),

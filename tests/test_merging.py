@@ -131,6 +131,8 @@ def test_merge_into_merges_at_the_end_of_training(tmp_path, capsys):
     assert (run.directory / "plots" / "samples_merged.png").is_file()
     assert main(["evaluate", str(run.directory)]) == 0
     assert "merged.prior_class_error" in capsys.readouterr().out
+    assert main(["report", str(run.directory)]) == 0
+    assert "Samples of the merged groups" in (run.directory / "report.html").read_text()
 
 
 def test_merge_into_is_checked_before_training():
