@@ -28,6 +28,7 @@ from cgpgan.config import MethodConfig, check_non_negative
 from cgpgan.data.batch import UNLABELLED
 from cgpgan.errors import ConfigError
 from cgpgan.methods.base import Method
+from cgpgan.networks.layers import FeatureCritic
 from cgpgan.prior import category_agreement
 
 
@@ -53,22 +54,17 @@ class MHGANConfig(MethodConfig):
         check_non_negative(self, "aux_weight", "lambda_aux")
 
 
-class ProjectionCritic(nn.Module):
-    """phi(x): penultimate features [B, P] from the factory's critic (its trunk and a
-    dense head of P units, then a leaky ReLU); the projection logits
-    psi(phi) + embed(k) . phi for every class k, and the classifier's logits, each
+class ProjectionCritic(FeatureCritic):
+    """phi(x): penultimate features [B, P] (`FeatureCritic`, P = width); the projection
+    logits psi(phi) + embed(k) . phi for every class k, and the classifier's logits, each
     [B, 1, K]."""
 
     def __init__(self, networks, num_classes: int, width: int, shared_classifier: bool):
-        super().__init__()
-        self.body = networks.critic(1, width)
+        super().__init__(networks, width)
         self.psi = nn.Linear(width, 1)
         self.embedding = nn.Embedding(num_classes, width)
         nn.init.normal_(self.embedding.weight, std=width**-0.5)
         self.classifier = None if shared_classifier else nn.Linear(width, num_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.body(x).flatten(1), 0.2)
 
     def projection(self, features: torch.Tensor) -> torch.Tensor:
         """D(x, k) = psi(phi) + embed(k) . phi for every k, [B, 1, K]."""

@@ -34,6 +34,7 @@ from cgpgan import losses, stats
 from cgpgan.config import check_choice, check_non_negative
 from cgpgan.errors import ConfigError
 from cgpgan.methods.base import FixedPriorConfig, Method, Phase
+from cgpgan.networks.layers import FeatureCritic
 from cgpgan.structural import COARSE, MemoryBank, jacobian_spectral_norm, neighbour_attraction
 
 
@@ -87,18 +88,14 @@ class StructuralConfig(FixedPriorConfig):
             raise ConfigError(f"method.bank_ema: must be in [0, 1), got {self.bank_ema}")
 
 
-class EmbeddingCritic(nn.Module):
-    """Backbone features f_b [B, W] (the factory's critic with a dense head of W units, then
-    a leaky ReLU), the embedding f~ [B, p] and the hinge score [B, 1, 1]."""
+class EmbeddingCritic(FeatureCritic):
+    """Backbone features f_b [B, W] (`FeatureCritic`, W = width), the embedding f~ [B, p]
+    and the hinge score [B, 1, 1]."""
 
     def __init__(self, networks, width: int, embedding_dim: int):
-        super().__init__()
-        self.body = networks.critic(1, width)
+        super().__init__(networks, width)
         self.embedding = nn.Linear(width, embedding_dim)
         self.score = nn.Linear(width, 1)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.body(x).flatten(1), 0.2)
 
     def forward(self, x: torch.Tensor):
         """(f_b, f~, score logits [B, 1, 1])."""

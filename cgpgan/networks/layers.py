@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cgpgan.config import NetworkConfig
@@ -22,6 +23,19 @@ class NetworkFactory:
     sample_shape: tuple[int, ...]
     num_labels: int
     num_categories: int
+
+
+class FeatureCritic(nn.Module):
+    """A critic for heads of a method's own: `features(x)` [B, width], the factory's critic
+    with a dense head of `width` units (`body`) then a leaky ReLU. MHGAN's projection
+    critic and the structural critic put their heads on it."""
+
+    def __init__(self, networks: NetworkFactory, width: int):
+        super().__init__()
+        self.body = networks.critic(1, width)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.body(x).flatten(1), 0.2)
 
 
 class EqualizedLinear(nn.Module):
