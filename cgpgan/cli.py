@@ -178,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
         commands,
         "merge",
         "merge a run's categories into N by how often images swap category when moved; "
-        "writes RUN_DIR/merge.json",
+        "writes RUN_DIR/merge.json and plots/samples_merged.png",
         _merge,
     )
     merge.add_argument("--categories", type=int, required=True, help="N, the groups wanted")
@@ -415,17 +415,19 @@ def _probe(args) -> int:
 
 
 def _merge(args) -> int:
+    from cgpgan.outputs import draw_merged_grid
     from cgpgan.threads import cpu_threads
 
     run = _run_with_repeats(args)
     with cpu_threads(run.config):
         result = run.merge(args.categories, args.repeats)
+        draw_merged_grid(run, Path(args.run_dir) / "plots" / "samples_merged.png", result)
     print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
     for name, scores in (("before", "scores_before"), ("merged", "scores")):
         if scores in result:
             print(name + ":")
             _print_metrics(result[scores])
-    print(f"wrote {Path(args.run_dir) / 'merge.json'}")
+    print(f"wrote {Path(args.run_dir) / 'merge.json'} and plots/samples_merged.png")
     return 0
 
 

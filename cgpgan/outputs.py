@@ -34,12 +34,14 @@ def draw_grid(run: Run, path: Path, label: int = 0, rows: int = 8) -> None:
     )
 
 
-def draw_merged_grid(run: Run, path: Path, rows: int = 8) -> None:
-    """Samples of each merged group of the run's merge.json (`Run.sample(group=...)`), one
-    column per group ordered by the group's prior."""
-    group_prior = np.array(run.merged()["group_prior"])
-    order = np.argsort(-group_prior).tolist()
-    columns = [run.sample(rows, group=group, seed=run.config.seed)[0] for group in order]
+def draw_merged_grid(run: Run, path: Path, merge: dict, rows: int = 8) -> None:
+    """Samples of each merged group of `merge` (a result of `Run.merge`; see
+    `Run.sample_members`), one column per group ordered by the group's prior; groups of
+    prior 0 are left out."""
+    group_prior = np.array(merge["group_prior"])
+    order = [group for group in np.argsort(-group_prior).tolist() if group_prior[group] > 0]
+    seed = run.config.seed
+    columns = [run.sample_members(rows, merge["groups"][group], seed)[0] for group in order]
     title = f"{run.config.method.name}, step {run.info.get('step', 0)}: merged groups"
     plots.plot_image_grid(
         path,
@@ -51,9 +53,9 @@ def draw_merged_grid(run: Run, path: Path, rows: int = 8) -> None:
     )
 
 
-def draw(run: Run, dataset, metrics: dict | None = None) -> None:
+def draw(run: Run, dataset, metrics: dict | None = None, merge: dict | None = None) -> None:
     """The run's pictures in plots/: samples, prior, curves (and for images the
-    contingency table of real data)."""
+    contingency table of real data, and with `merge` the merged groups' samples)."""
     plots_dir = run.directory / "plots"
     prior = run.prior.numpy()
     title = f"{run.config.method.name}, step {run.info.get('step', 0)}"
@@ -61,8 +63,8 @@ def draw(run: Run, dataset, metrics: dict | None = None) -> None:
         for label in range(min(prior.shape[0], 4)):
             name = "samples.png" if label == 0 else f"samples_label{label}.png"
             draw_grid(run, plots_dir / name, label)
-        if (run.directory / "merge.json").is_file():
-            draw_merged_grid(run, plots_dir / "samples_merged.png")
+        if merge is not None:
+            draw_merged_grid(run, plots_dir / "samples_merged.png", merge)
         if metrics and "contingency" in metrics:
             plots.plot_contingency(
                 plots_dir / "contingency.png",

@@ -105,7 +105,10 @@ class Run:
         if group is not None:
             if category is not None:
                 raise RunError("sample: give a category or a merged group, not both")
-            return self._sample_group(n, group, seed)
+            groups = self.merged()["groups"]
+            if not 0 <= group < len(groups):
+                raise RunError(f"group {group} out of range: merge.json has {len(groups)} groups")
+            return self.sample_members(n, groups[group], seed)
         if category is not None and not 0 <= category < num_categories:
             raise RunError(
                 f"category {category} out of range: the run has {num_categories} categories"
@@ -126,15 +129,18 @@ class Run:
         return samples.cpu(), one_hot.argmax(dim=2).cpu()
 
     @torch.no_grad()
-    def _sample_group(self, n: int, group: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        groups = self.merged()["groups"]
-        if not 0 <= group < len(groups):
-            raise RunError(f"group {group} out of range: merge.json has {len(groups)} groups")
+    def sample_members(
+        self, n: int, members: list[int], seed: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n samples whose first label is drawn from the categories `members` (a merged
+        group) in proportion to their priors, and their categories [n, L]."""
         method = self.method
         generator = torch.Generator(device=method.device).manual_seed(seed)
         one_hot = method.prior.sample(n, generator)
-        members = torch.tensor(groups[group], device=method.device)
+        members = torch.tensor(members, device=method.device)
         weights = method.prior.probabilities[0, members].detach()
+        if not weights.sum() > 0:
+            raise RunError(f"categories {members.tolist()}: their priors are all 0")
         drawn = members[torch.multinomial(weights, n, replacement=True, generator=generator)]
         one_hot[:, 0] = torch.nn.functional.one_hot(drawn, one_hot.shape[2]).to(one_hot)
         samples = method.generate(method.sample_latent(n, generator), one_hot)
@@ -183,9 +189,15 @@ class Run:
                 f"{self.directory} has no merge.json: run `cgpgan merge RUN_DIR --categories N`"
             )
         try:
-            return json.loads(path.read_text())
+            merge = json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise RunError(f"{path}: not valid JSON ({error}); run `cgpgan merge` again") from None
+        if len(merge.get("category_group", [])) != self.prior.shape[1]:
+            raise RunError(
+                f"{path}: not a merge of this run's {self.prior.shape[1]} categories; "
+                "run `cgpgan merge` again"
+            )
+        return merge
 
     def cluster_data(
         self,
@@ -274,9 +286,9 @@ class Run:
         baselines by default as `train.eval_baselines`. With `inception` (a local
         Inception-v3 weights file), images also get FID, KID and precision/recall on
         min(train.eval_samples, 5000) real and generated images (RunError for other
-        data). With `method.merge_into`, the categories are also merged (`Run.merge`):
-        merge.json and the merged scores under `merged`. `dataset` is the run's data set
-        when already loaded."""
+        data). With `method.merge_into` (and not `quick`), the categories are also merged
+        (`Run.merge`): merge.json, the merged scores under `merged` and
+        plots/samples_merged.png. `dataset` is the run's data set when already loaded."""
         from cgpgan.merging import merge_target
 
         if dataset is None:
@@ -284,13 +296,14 @@ class Run:
         metrics = evaluation.evaluate(
             self.method, self.config, self.info, dataset, baselines, inception, quick
         )
+        merged = None
         if merge_target(self.config) and not quick:  # over-cluster, then merge
             merged = self.merge(merge_target(self.config), dataset=dataset, write=write)
             metrics["merged"] = {"groups": len(merged["groups"]), **merged.get("scores", {})}
         if write:
             write_json(self.directory / "metrics.json", metrics)
         if draw:
-            self.draw(dataset, metrics)
+            self.draw(dataset, metrics, merged)
         return metrics
 
     def image_quality(
@@ -337,10 +350,11 @@ class Run:
             write_json(self.directory / "merge.json", result)
         return result
 
-    def draw(self, dataset, metrics: dict | None = None) -> None:
+    def draw(self, dataset, metrics: dict | None = None, merge: dict | None = None) -> None:
         """The run's pictures in plots/: samples, prior, curves (and for images the
-        contingency table of real data)."""
-        outputs.draw(self, dataset, metrics)
+        contingency table of real data; with `merge`, a result of `Run.merge`, the
+        merged groups' samples)."""
+        outputs.draw(self, dataset, metrics, merge)
 
     # ------------------------------------------------------------ saving
 
@@ -357,7 +371,15 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
     if directory.is_dir() and any(directory.iterdir()):
         if not overwrite:
             raise RunExists(directory)
-        for old in ("metrics.jsonl", "metrics.json", "run.json", str(WEIGHTS)):
+        # what a run writes after training too: a stale merge or probe would describe
+        # the old model
+        written = (
+            "merge.json",
+            "probe.json",
+            "plots/samples_merged.png",
+            "plots/probe_embedding.png",
+        )
+        for old in ("metrics.jsonl", "metrics.json", "run.json", str(WEIGHTS), *written):
             (directory / old).unlink(missing_ok=True)
         for folder in ("tensorboard", "checkpoints", "plots/progress"):
             for old in (directory / folder).glob("*"):

@@ -48,6 +48,7 @@ def digits_run(tmp_path_factory):
 def test_merge_command_writes_a_partition_of_the_live_categories(digits_run, capsys):
     assert main(["merge", str(digits_run.directory), "--categories", "4", "--repeats", "2"]) == 0
     assert "merged:" in capsys.readouterr().out
+    assert (digits_run.directory / "plots" / "samples_merged.png").is_file()
     result = json.loads((digits_run.directory / "merge.json").read_text())
     dataset = build_dataset(digits_run.config.data, digits_run.config.seed)
     categories = digits_run.cluster(dataset.items)[0][:, 0].numpy()
@@ -129,10 +130,20 @@ def test_merge_into_merges_at_the_end_of_training(tmp_path, capsys):
         json.loads((run.directory / "metrics.json").read_text())["merged"] == run.metrics["merged"]
     )
     assert (run.directory / "plots" / "samples_merged.png").is_file()
+    # a merge of another run's categories is refused, and a new run over this one drops it
+    merge_path = run.directory / "merge.json"
+    merge_path.write_text(json.dumps({**merge, "category_group": merge["category_group"][:-1]}))
+    with pytest.raises(RunError, match="not a merge of this run"):
+        run.sample(5, group=0)
+    merge_path.write_text(json.dumps(merge))
     assert main(["evaluate", str(run.directory)]) == 0
     assert "merged.prior_class_error" in capsys.readouterr().out
     assert main(["report", str(run.directory)]) == 0
     assert "Samples of the merged groups" in (run.directory / "report.html").read_text()
+    overrides = [*SMALL, "train.steps=2"]
+    train(load_config(None, overrides), run.directory, overwrite=True, progress=False)
+    assert not merge_path.exists()
+    assert not (run.directory / "plots" / "samples_merged.png").exists()
 
 
 def test_merge_into_is_checked_before_training():
@@ -157,16 +168,28 @@ def test_a_group_samples_its_members_in_proportion_to_their_priors(digits_run, t
     groups = json.loads((digits_run.directory / "merge.json").read_text())["groups"]
     group = max(range(len(groups)), key=lambda g: len(groups[g]))
     members = groups[group]
-    _, categories = digits_run.sample(4000, group=group, seed=1)
+    probabilities = digits_run.method.prior.probabilities
+    saved = probabilities.clone()
+    try:  # members' priors far from equal: 1, 2, 3, ... times the first's
+        probabilities[0, members] = torch.arange(1.0, len(members) + 1) / 100
+        _, categories = digits_run.sample(4000, group=group, seed=1)
+    finally:
+        probabilities.copy_(saved)
     drawn = categories[:, 0].numpy()
     assert set(drawn.tolist()) <= set(members)
-    prior = digits_run.prior[0].numpy()[members]
+    wanted = np.arange(1.0, len(members) + 1) / np.arange(1.0, len(members) + 1).sum()
     shares = np.array([(drawn == member).mean() for member in members])
-    assert np.abs(shares - prior / prior.sum()).max() < 0.04  # 4000 draws: sd under 0.008
+    assert np.abs(shares - wanted).max() < 0.04  # 4000 draws: sd under 0.008
     with pytest.raises(RunError, match="out of range"):
         digits_run.sample(5, group=len(groups))
     with pytest.raises(RunError, match="not both"):
         digits_run.sample(5, category=0, group=0)
+    with pytest.raises(RunError, match="priors are all 0"):
+        probabilities[0, members] = 0.0
+        try:
+            digits_run.sample(5, group=group)
+        finally:
+            probabilities.copy_(saved)
     out = tmp_path / "group.npz"
     arguments = ["sample", str(digits_run.directory), "--group", str(group), "-n", "50"]
     assert main([*arguments, "--out", str(out)]) == 0
