@@ -45,6 +45,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def device_description(device: torch.device) -> str:
+    """What a run was started on, for run.json: "cpu" or "cuda: <the GPU's name>"."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return device.type
+
+
 class DeadCategoryWarning(UserWarning):
     """A dead category (prior under LIVE_THRESHOLD) was asked for: the generator has
     not been trained on it, so its samples may lie off the data."""
@@ -403,6 +410,7 @@ def new_run(directory: Path, config: Config, dataset, overwrite: bool) -> Run:
         "step": 0,
         "train_seconds": 0.0,
         "processes": distributed.world_size(),
+        "device": device_description(method.device),
     }
     write_json(directory / "run.json", info)
     return Run(directory, config, method, info)

@@ -39,6 +39,7 @@ BOOKKEEPING = {
     "train.eval_every",
     "train.checkpoint_every",
     "train.keep_checkpoints",
+    "train.threads",  # how many cores: the same training (its sums may round differently)
 }
 
 

@@ -29,12 +29,14 @@ def test_a_finished_run_is_reused_only_with_the_same_training_settings(tmp_path)
     first = run_job(Job("tiny", None, TINY, 0, directory))
     checkpoints = sorted((tmp_path / "run").rglob("*"))
 
-    # the same settings, and settings that only change what is logged: reused, nothing retrained
+    # the same settings, and settings that only change what is logged or how many cores
+    # train: reused, nothing retrained
     assert run_job(Job("tiny", None, TINY, 0, directory)) == first
     assert (
         run_job(Job("tiny", None, [*TINY, "train.eval_every=2", "train.log_every=1"], 0, directory))
         == first
     )
+    assert run_job(Job("tiny", None, [*TINY, "train.threads=1"], 0, directory)) == first
     assert sorted((tmp_path / "run").rglob("*")) == checkpoints
 
     # another training setting or seed: refused, naming the run and the key

@@ -56,6 +56,8 @@ def test_run_directory_holds_config_metrics_weights_and_pictures(trained_run):
     ):
         assert (directory / name).is_file(), name
     assert list((directory / "tensorboard").iterdir())
+    info = json.loads((directory / "run.json").read_text())
+    assert info["device"] == "cpu" and info["processes"] == 1
     final = json.loads((directory / "metrics.json").read_text())
     for key in (
         "live_categories",
