@@ -281,6 +281,9 @@ class TrainConfig:
     generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
     # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
     classifier_learning_rate: float = 0.0
+    # the generator trains on every n-th step only: n critic updates, each on its own batch,
+    # per generator update (n_critic of WGAN-GP and SNGAN; 5 in the GN paper's ResNets)
+    generator_every: int = 1
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])  # Adam's beta1, beta2
     weight_decay: float = 0.0  # the optimiser's weight decay
     generator_ema_decay: float = 0.999  # moving average of generator weights
@@ -306,6 +309,7 @@ class TrainConfig:
     def validate(self) -> None:
         _check_keys(self, "train", _check_positive, "steps", "batch_size", "learning_rate")
         _check_keys(self, "train", _check_positive, "log_every", "eval_samples")
+        _check_keys(self, "train", _check_positive, "generator_every")
         _check_keys(self, "train", _check_positive, "checkpoint_every", "keep_checkpoints")
         _check_keys(
             self,

@@ -107,15 +107,19 @@ class Method(nn.Module):
     def phases(self, train: TrainConfig) -> dict[str, Phase]:
         """Phase name -> its Phase. By default every module of `optimized_modules` with
         the `train.*` optimiser, the generator and classifier at their own learning rates
-        when set; a method whose phases need other optimisers overrides this."""
+        when set, the generator on every `train.generator_every`-th step; a method whose
+        phases need other optimisers overrides this."""
         own_rate = {
             "generator": train.generator_learning_rate,
             "classifier": train.classifier_learning_rate,
         }
-        return {
+        phases = {
             name: Phase(module, learning_rate=own_rate.get(name) or None)
             for name, module in self.optimized_modules().items()
         }
+        if "generator" in phases:  # n critic updates per generator update
+            phases["generator"].every = train.generator_every
+        return phases
 
     def training_losses(self, batch: Batch, step: int) -> Iterator[tuple[str, torch.Tensor]]:
         """The losses of one step on the real `batch` (`batch.data`; `batch.labels` only

@@ -325,3 +325,26 @@ def test_real_entropy_is_waited_for_then_weighted_entropy_of_q_on_real_images():
     config = tiny("cgpgan", "method.real_entropy_weight=0.5", "method.warmup_steps=7").method
     [built] = build_extensions(config)
     assert isinstance(built, RealEntropy) and (built.weight, built.start) == (0.5, 7)
+
+
+def test_generator_every_n_steps_gives_n_critic_updates_per_generator_update(tmp_path):
+    """train.generator_every = 3: the generator trains on steps 0, 3, ... only, so after
+    steps 0-2 it is where step 0 left it while the critic went on; with 1 it moves on."""
+    from cgpgan import train
+
+    def weights(steps: int, every: int) -> dict[str, torch.Tensor]:
+        config = tiny("cgpgan", f"train.steps={steps}", f"train.generator_every={every}")
+        run = train(config, tmp_path / f"{steps}-{every}", progress=False, evaluate=False)
+        return {
+            "generator": torch.cat(
+                [p.detach().flatten() for p in run.method.generator.parameters()]
+            ),
+            "critic": torch.cat(
+                [p.detach().flatten() for p in run.method.discriminator.parameters()]
+            ),
+        }
+
+    one, three = weights(1, every=3), weights(3, every=3)
+    assert torch.equal(one["generator"], three["generator"])
+    assert not torch.equal(one["critic"], three["critic"])
+    assert not torch.equal(weights(1, every=1)["generator"], weights(3, every=1)["generator"])
