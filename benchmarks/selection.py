@@ -79,6 +79,7 @@ def ranking_row(name: str, record: dict) -> str:
         f"{values.mean():.3f} ± {values.std():.3f}",
         f"{values.max():.3f}",
         f"{accuracy[record['selected']]:.3f}",
+        f"{accuracy[record['best_run']]:.3f}",
         f"{setting['accuracy']['mean']:.3f}",
         f"{consensus:.3f}",
         *[f"{correlations[criterion]:+.2f}" for criterion in CRITERIA],
@@ -124,11 +125,11 @@ def main() -> None:
         elif (out / SWEEP_FILE).exists():
             records[name] = read_record(out)
     header = (
-        "| sweep | runs | accuracy, mean ± std | best | selected run | selected setting | "
-        "consensus | "
+        "| sweep | runs | accuracy, mean ± std | best | selected run | best-criterion run | "
+        "selected setting | consensus | "
         + " | ".join(f"rho {criterion}" for criterion in CRITERIA)
         + " |\n|"
-        + "---|" * (7 + len(CRITERIA))
+        + "---|" * (8 + len(CRITERIA))
     )
     ranking = [ranking_row(name, record) for name, record in records.items()]
     counts = [
@@ -142,9 +143,11 @@ def main() -> None:
         f"Made by `.venv/bin/python {invocation()}` (with `--only`, the other sweeps are "
         "read from the sweep.json of an earlier call). Accuracy: argmax Q(x) on the real data "
         "(at most 5,000 items) against the true classes, one-to-one (Hungarian) matching. "
-        f"Selected run: the run with the highest `{DEFAULT_CRITERION}` (the default "
-        "criterion); selected setting: the grid setting with the highest mean criterion over "
-        "its seeds, its mean accuracy over them. "
+        f"Selected setting: the grid setting with the highest mean `{DEFAULT_CRITERION}` "
+        "(the default criterion) over its seeds, its mean accuracy over them; selected run: "
+        "the run of the selected setting with the highest criterion (what `cgpgan sweep` "
+        "selects); best-criterion run: the run with the highest criterion of any setting "
+        "(the rule before). "
         "Consensus: average linkage on the co-association matrix of all the sweep's runs, "
         "into the median number of live categories. rho: Spearman correlation of the "
         "criterion with accuracy over the sweep's runs. Grids: "

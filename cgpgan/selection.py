@@ -13,6 +13,9 @@ higher-is-better as a criterion:
 - `score_gap`: minus the gap between the critic's mean score on real and on generated
   data at the last logged step (a small gap: a generator the critic cannot tell apart).
 Scores that need labels (`accuracy`, `nmi`, `ari`) go beside them, for the table only.
+The selected run is the best run (by the criterion) of the best grid setting (by the
+criterion's mean over the setting's seeds): on the sweeps measured, a setting chosen on
+several seeds was safer than the single best run of any setting (docs/selection.md).
 """
 
 from __future__ import annotations
@@ -63,10 +66,13 @@ def score_sweep(
     for entry, agreement in zip(trained, mean_pairwise_ari(clusterings)):
         entry["scores"]["agreement"] = agreement
     record["criterion"] = criterion
-    values = [entry["scores"][criterion] for entry in trained]
-    best = int(np.nanargmax(values)) if not all(math.isnan(v) for v in values) else 0
-    record["selected"] = trained[best]["directory"]
     record["settings"] = summarise_settings(trained, clusterings, criterion)
+    # first the setting whose seeds have the best mean criterion, then its best run
+    setting = next(row["setting"] for row in record["settings"] if row.get("selected"))
+    record["selected"] = _best_run(
+        [entry for entry in trained if setting_of(entry) == setting], criterion
+    )
+    record["best_run"] = _best_run(trained, criterion)  # of any setting, for comparison
     if consensus:
         live = int(np.median([entry["scores"]["live_categories"] for entry in trained]))
         combined = consensus_clustering(clusterings, live)
@@ -156,8 +162,7 @@ def summarise_settings(
     setting with the best mean criterion marked `selected`."""
     groups: dict[str, list[int]] = {}
     for index, entry in enumerate(trained):
-        setting = ", ".join(item for item in entry["config"] if not item.startswith("seed="))
-        groups.setdefault(setting or "(none)", []).append(index)
+        groups.setdefault(setting_of(entry), []).append(index)
     rows = []
     for setting, indices in groups.items():
         entries = [trained[index] for index in indices]
@@ -174,6 +179,18 @@ def summarise_settings(
     best = max(range(len(rows)), key=lambda index: _or_minus_inf(rows[index][criterion]["mean"]))
     rows[best]["selected"] = True
     return rows
+
+
+def setting_of(entry: dict) -> str:
+    """A sweep run's grid setting: its overrides without its seed."""
+    setting = ", ".join(item for item in entry["config"] if not item.startswith("seed="))
+    return setting or "(none)"
+
+
+def _best_run(entries: list[dict], criterion: str) -> str:
+    """The directory of the run with the highest criterion (the first if all are NaN)."""
+    values = [entry["scores"][criterion] for entry in entries]
+    return entries[max(range(len(values)), key=lambda i: _or_minus_inf(values[i]))]["directory"]
 
 
 def _or_minus_inf(value: float) -> float:
