@@ -282,7 +282,8 @@ class TrainConfig:
     # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
     classifier_learning_rate: float = 0.0
     # the generator trains on every n-th step only: n critic updates, each on its own batch,
-    # per generator update (n_critic of WGAN-GP and SNGAN; 5 in the GN paper's ResNets)
+    # per generator update (n_critic of WGAN-GP and SNGAN; 5 in the GN paper's ResNets); as
+    # for any phase on every n-th step its loss is weighted n, which Adam's step hardly feels
     generator_every: int = 1
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])  # Adam's beta1, beta2
     weight_decay: float = 0.0  # the optimiser's weight decay

@@ -176,8 +176,7 @@ def summarise_settings(
             accuracy = np.array([entry["metrics"]["accuracy"] for entry in entries])
             row["accuracy"] = {"mean": float(accuracy.mean()), "std": float(accuracy.std())}
         rows.append(row)
-    best = max(range(len(rows)), key=lambda index: _or_minus_inf(rows[index][criterion]["mean"]))
-    rows[best]["selected"] = True
+    rows[_argmax([row[criterion]["mean"] for row in rows])]["selected"] = True
     return rows
 
 
@@ -188,13 +187,16 @@ def setting_of(entry: dict) -> str:
 
 
 def _best_run(entries: list[dict], criterion: str) -> str:
-    """The directory of the run with the highest criterion (the first if all are NaN)."""
-    values = [entry["scores"][criterion] for entry in entries]
-    return entries[max(range(len(values)), key=lambda i: _or_minus_inf(values[i]))]["directory"]
+    """The directory of the run with the highest criterion."""
+    return entries[_argmax([entry["scores"][criterion] for entry in entries])]["directory"]
 
 
-def _or_minus_inf(value: float) -> float:
-    return -math.inf if math.isnan(value) else value
+def _argmax(values: list[float]) -> int:
+    """The index of the highest value, NaN counting as lowest (the first if all are NaN)."""
+    return max(
+        range(len(values)),
+        key=lambda index: -math.inf if math.isnan(values[index]) else values[index],
+    )
 
 
 def rank_correlations(record: dict, target: str = "accuracy") -> dict[str, float]:
