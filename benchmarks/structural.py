@@ -1,6 +1,7 @@
 """Representations learnt by the critic: the structural objectives against the same
 networks trained as a plain hinge-loss GAN (the three terms off) and against a CGPGAN
-run's critic (whose trunk CGPGAN's Q reads in these presets), on the 8x8 digits and the
+run's critic (whose trunk CGPGAN's Q reads in these presets) and the features of a CGPGAN
+run's Q of its own (`method.classifier_trunk=own`), on the 8x8 digits and the
 5,000 MNIST digits; each run's features scored by `cgpgan probe` (linear probe and
 spherical k-means x20). Also the double spiral: samples and the critic's feature
 embedding coloured by arm. Writes a markdown table (mean ± std over seeds) and figures:
@@ -9,7 +10,8 @@ embedding coloured by arm. Writes a markdown table (mean ± std over seeds) and 
     .venv/bin/python benchmarks/structural.py --part mnist5k --seeds 3 --workers 2
     .venv/bin/python benchmarks/structural.py --part spiral --seeds 1 --workers 1
 
-The rows "structural, no ... term" take one term off at a time. `--only LABEL`
+The rows "structural, no ... term" take one term off at a time; the last two are the
+paper's GroupNorm/ELU critic and the authors' script's crops of the real images. `--only LABEL`
 (repeatable) runs some rows; the table also shows the other rows' finished runs. Runs go
 to --runs (default runs/benchmark-structural); finished runs (and their probe.json) are
 reused.
@@ -34,6 +36,8 @@ from common import (  # noqa: E402
 )
 
 OFF = ["method.coarse=none", "method.fine_weight=0", "method.smoothness_weight=0"]
+Q_OF_ITS_OWN = "CGPGAN with a Q of its own (Q's features)"  # the row probing Q, not D
+GROUP_NORM_ELU = ["network.critic_group_norm=true", "network.critic_activation=elu"]
 SPIRAL = [  # the 2-D schedule of `gaussians2d` (MLPs) on the double spiral
     "method.name=structural",
     "data.name=double_spiral",
@@ -53,10 +57,14 @@ def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
         "structural": (preset, []),
         "hinge baseline (same networks, terms off)": (preset, OFF),
         "CGPGAN (critic trunk, which Q reads)": (part, []),
+        Q_OF_ITS_OWN: (part, ["method.classifier_trunk=own"]),
         # one term off at a time: which of them shapes the features
         "structural, no coarse term": (preset, [OFF[0]]),
         "structural, no fine term": (preset, [OFF[1]]),
         "structural, no smoothness term": (preset, [OFF[2]]),
+        # the paper's critic (GroupNorm, ELU) and the authors' script's real-image crops
+        "structural, GroupNorm and ELU critic": (preset, GROUP_NORM_ELU),
+        "structural, real images cropped": (preset, ["method.real_crop_scale=0.5"]),
     }
 
 
@@ -76,15 +84,15 @@ METRICS = [
 ]
 
 
-def probe_scores(directory: str) -> dict:
-    """The run's probe.json, made if missing or without a score of METRICS (critic
-    features, 20 k-means repetitions)."""
-    path = Path(directory) / "probe.json"
+def probe_scores(directory: str, network: str = "critic") -> dict:
+    """The run's probe of its `network`'s features, made if missing or without a score of
+    METRICS (20 k-means repetitions)."""
+    from cgpgan.run import Run, probe_files
+
+    path = Path(directory) / probe_files(network)[0]
     scores = json.loads(path.read_text()) if path.is_file() else {}
     if not set(METRICS) <= set(scores):
-        from cgpgan.run import Run
-
-        Run.load(directory).probe()
+        Run.load(directory).probe(network)
         scores = json.loads(path.read_text())
     return scores
 
@@ -110,7 +118,7 @@ def main() -> None:
     for job, metrics in finished:
         if metrics is None:
             continue
-        probe = probe_scores(job.directory)
+        probe = probe_scores(job.directory, "classifier" if job.label == Q_OF_ITS_OWN else "critic")
         probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
         scores.setdefault(job.label, []).append(probe)
     table = mean_std_table(scores, [*METRICS, "seconds_per_step"])
@@ -122,7 +130,8 @@ def main() -> None:
     for job in jobs:
         if job.seed != 0:
             continue
-        for name in ("probe_embedding", "samples"):
+        embedding = "probe_embedding_classifier" if job.label == Q_OF_ITS_OWN else "probe_embedding"
+        for name in (embedding, "samples"):
             picture = Path(job.directory) / "plots" / f"{name}.png"
             if picture.is_file():
                 target = f"{args.part}-{slug(job.label)}-{name}.png"

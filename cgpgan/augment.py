@@ -58,3 +58,45 @@ def consistency_moves(
         flipped = torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5
         moved = torch.where(flipped.to(x.device).view(-1, 1, 1, 1), moved.flip(-1), moved)
     return moved
+
+
+def random_resized_crop(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    min_scale: float,
+    flip: bool = False,
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
+    """torchvision's RandomResizedCrop on each image [B, C, H, W], drawn from `generator`:
+    a crop covering a share of the image's area uniform in [`min_scale`, 1], of aspect
+    ratio log-uniform in `ratio` (each side at most the image's), at a uniform position
+    inside the image, resized back to H x W (bilinear); with `flip`, half of the images
+    mirrored left-right. Other tensors (e.g. 2-D points) are returned as they are."""
+    if images.dim() != 4 or (min_scale >= 1 and not flip):
+        return images
+    batch = images.shape[0]
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        values = torch.rand(batch, generator=generator, device=generator.device)
+        return (low + (high - low) * values).to(images.device, images.dtype)
+
+    # the crop's width and height as shares of the image's, and its centre in [-1, 1]
+    width = height = torch.ones(batch, device=images.device, dtype=images.dtype)
+    centre_x = centre_y = torch.zeros_like(width)
+    if min_scale < 1:
+        area = uniform(min_scale, 1.0)
+        aspect = torch.exp(uniform(math.log(ratio[0]), math.log(ratio[1])))
+        width = torch.sqrt(area * aspect).clamp(max=1.0)
+        height = torch.sqrt(area / aspect).clamp(max=1.0)
+        centre_x = (1 - width) * uniform(-1.0, 1.0)
+        centre_y = (1 - height) * uniform(-1.0, 1.0)
+    mirror = torch.ones_like(width)
+    if flip:
+        mirror = torch.where(uniform(0.0, 1.0) < 0.5, -mirror, mirror)
+    theta = torch.zeros(batch, 2, 3, device=images.device, dtype=images.dtype)
+    theta[:, 0, 0] = width * mirror
+    theta[:, 0, 2] = centre_x
+    theta[:, 1, 1] = height
+    theta[:, 1, 2] = centre_y
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -160,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     probe = _run_command(
         commands,
         "probe",
-        "score the features a run learnt (linear probe, k-means); writes RUN_DIR/probe.json",
+        "score the features a run learnt (linear probe, k-means); writes RUN_DIR/probe.json "
+        "(probe_classifier.json for the classifier's features)",
         _probe,
     )
     probe.add_argument(
@@ -404,13 +405,14 @@ def _run_with_repeats(args):
 
 
 def _probe(args) -> int:
+    from cgpgan.run import probe_files
     from cgpgan.threads import cpu_threads
 
     run = _run_with_repeats(args)
     with cpu_threads(run.config):
         scores = run.probe(args.features, args.repeats)
     _print_metrics(scores)
-    print(f"wrote {Path(args.run_dir) / 'probe.json'}")
+    print(f"wrote {Path(args.run_dir) / probe_files(args.features)[0]}")
     return 0
 
 

@@ -37,6 +37,12 @@ FORMAT_VERSION = 1
 WEIGHTS = Path("checkpoints") / "model.safetensors"
 
 
+def probe_files(network: str) -> tuple[str, str]:
+    """Where `Run.probe` writes the scores and the picture of a network's features."""
+    suffix = "" if network == "critic" else f"_{network}"
+    return f"probe{suffix}.json", f"plots/probe_embedding{suffix}.png"
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -330,7 +336,9 @@ class Run:
     def probe(self, network: str = "critic", repeats: int = 20, dataset=None) -> dict:
         """Representation probes of the `network` features (`cgpgan.metrics.probe`):
         linear-probe and spherical k-means scores, written to probe.json, and the
-        features' PCA embedding coloured by class in plots/probe_embedding.png."""
+        features' PCA embedding coloured by class in plots/probe_embedding.png (for the
+        classifier's features probe_classifier.json and probe_embedding_classifier.png,
+        so that both probes of a run are kept)."""
         from cgpgan.metrics.probe import probe
         from cgpgan.plots import plot_embedding
 
@@ -339,9 +347,10 @@ class Run:
         if dataset.labels is None:
             raise RunError(f"probe: data set {self.config.data.name} has no labels to score")
         scores, embedding, classes = probe(self.method, dataset, network, self.config.seed, repeats)
-        write_json(self.directory / "probe.json", scores)
+        scores_file, picture = probe_files(network)
+        write_json(self.directory / scores_file, scores)
         title = f"{self.config.method.name}: {network} features (PCA), by true class"
-        plot_embedding(self.directory / "plots" / "probe_embedding.png", embedding, classes, title)
+        plot_embedding(self.directory / picture, embedding, classes, title)
         return scores
 
     def merge(self, target: int, repeats: int = 8, dataset=None, write: bool = True) -> dict:
@@ -382,9 +391,9 @@ def prepare_directory(directory: Path, overwrite: bool) -> None:
         # the old model
         written = (
             "merge.json",
-            "probe.json",
             "plots/samples_merged.png",
-            "plots/probe_embedding.png",
+            *probe_files("critic"),
+            *probe_files("classifier"),
         )
         for old in ("metrics.jsonl", "metrics.json", "run.json", str(WEIGHTS), *written):
             (directory / old).unlink(missing_ok=True)

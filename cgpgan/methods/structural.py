@@ -17,6 +17,9 @@ and keeps a hinge-loss score head; on top of the hinge GAN, three terms:
 (L_reg on every `method.smoothness_every`-th step only, times that number, if set)
     L_G = hinge_G + d - fine_weight L_adv_group
 
+The authors' script also augments the real images (a random resized crop, flips); the
+paper does not: `method.real_crop_scale` and `method.real_flip`, off by default.
+
 With `method.coarse=none`, `fine_weight=0` and `smoothness_weight=0` it is the plain
 hinge-loss GAN on the same networks (the paper's baseline).
 """
@@ -24,14 +27,16 @@ hinge-loss GAN on the same networks (the paper's baseline).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cgpgan import losses, stats
+from cgpgan.augment import random_resized_crop
 from cgpgan.config import check_choice, check_non_negative
+from cgpgan.data.batch import Batch
 from cgpgan.errors import ConfigError
 from cgpgan.methods.base import FixedPriorConfig, Method, Phase
 from cgpgan.networks.layers import FeatureCritic
@@ -62,6 +67,10 @@ class StructuralConfig(FixedPriorConfig):
     critic_weight_decay: float = 0.1  # the critic's AdamW weight decay
     critic_learning_rate: float = 0.0002  # the critic's AdamW learning rate
     critic_betas: list[float] | None = None  # the critic's Adam betas; null: (0.5, 0.999)
+    # the authors' script augments real images (off by default, as in the paper): a random
+    # resized crop of at least this share of the area (1: none; theirs 0.5), and flips
+    real_crop_scale: float = 1.0
+    real_flip: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -84,6 +93,10 @@ class StructuralConfig(FixedPriorConfig):
         ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"method.{key}: must be >= 1, got {getattr(self, key)}")
+        if not 0.0 < self.real_crop_scale <= 1.0:
+            raise ConfigError(
+                f"method.real_crop_scale: must be in (0, 1], got {self.real_crop_scale}"
+            )
         if not 0.0 <= self.bank_ema < 1.0:
             raise ConfigError(f"method.bank_ema: must be in [0, 1), got {self.bank_ema}")
 
@@ -133,6 +146,18 @@ class Structural(Method):
     def adversarial_logits(self, x):
         return self.discriminator(x)[2]
 
+    def augmented(self, batch: Batch) -> Batch:
+        """The real batch as the critic sees it: randomly cropped and flipped images
+        (`method.real_crop_scale`, `method.real_flip`), drawn from the method's seeded
+        generator; the batch itself when both are off."""
+        settings = self.config
+        if settings.real_crop_scale >= 1 and not settings.real_flip:
+            return batch
+        images = random_resized_crop(
+            batch.data, self.latent_generator, settings.real_crop_scale, settings.real_flip
+        )
+        return replace(batch, data=images)
+
     def attraction(self, embedding: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """mean_i sum_j w_ij f_ij . f_i: the normalised embeddings f_i of `x` against those
         of their nearest real neighbours f_ij in the bank, found by the moving-average
@@ -170,7 +195,7 @@ class Structural(Method):
     def training_losses(self, batch, step):
         settings = self.config
         batch_size = batch.data.shape[0]
-        real, fake, _ = self.real_and_fakes(batch)
+        real, fake, _ = self.real_and_fakes(self.augmented(batch))
 
         # D: hinge - d + fine_weight (-L_group + L_adv_group) + smoothness_weight L_reg
         _, real_embedding, real_logits = self.discriminator(real)

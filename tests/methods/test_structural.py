@@ -133,6 +133,21 @@ def test_structural_settings_are_checked():
         tiny("structural", "method.coarse=wasserstein")
     with pytest.raises(ConfigError, match="method.bank_size"):
         tiny("structural", "method.bank_size=0")
+    with pytest.raises(ConfigError, match="method.real_crop_scale"):
+        tiny("structural", "method.real_crop_scale=0")
+
+
+def test_real_image_augmentation_is_off_by_default_and_moves_what_the_critic_sees():
+    small = ["method.bank_size=16", "network.channels=4", "network.max_channels=8"]
+    batch = Batch(torch.rand(8, 1, 8, 8) * 2 - 1)
+    plain = build_method(tiny("structural", *small), (1, 8, 8))
+    assert plain.augmented(batch) is batch
+    cropped = build_method(tiny("structural", *small, "method.real_crop_scale=0.5"), (1, 8, 8))
+    seen = []
+    cropped.discriminator.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    for _ in cropped.training_losses(batch, 0):
+        pass
+    assert seen[0].shape == batch.data.shape and not torch.allclose(seen[0], batch.data)
 
 
 def test_lazy_smoothness_runs_every_k_steps_with_its_weight_scaled(monkeypatch):

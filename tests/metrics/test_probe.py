@@ -64,8 +64,13 @@ def test_probe_writes_its_scores_and_picture(tmp_path, capsys):
     # even a barely trained critic's features separate the digits far above chance (0.1)
     assert scores["linear_accuracy"] > 0.5
     assert (directory / "plots" / "probe_embedding.png").is_file()
-    # CGPGAN's Q of its own has features too; a method without one says so
+    # CGPGAN's Q of its own has features too, probed beside the critic's; a method
+    # without one says so
     assert main(["probe", str(directory), "--features", "classifier", "--repeats", "1"]) == 0
+    classifier = json.loads((directory / "probe_classifier.json").read_text())
+    assert classifier["network"] == "classifier" and classifier != scores
+    assert json.loads((directory / "probe.json").read_text()) == scores
+    assert (directory / "plots" / "probe_embedding_classifier.png").is_file()
     infogan = tmp_path / "infogan"
     train(load_config(None, [*TINY_DIGITS, "method.name=infogan"]), infogan, progress=False)
     assert main(["probe", str(infogan), "--features", "classifier"]) == 2
