@@ -91,6 +91,12 @@ def finished_metrics(job: Job) -> dict | None:
     return sweep.finished_metrics(Path(job.directory), job_config(job))
 
 
+def finished_jobs(jobs: list[Job]) -> list[tuple[Job, dict]]:
+    """The jobs whose runs are finished, with their metrics, in job order: what a table
+    shows when `--only` trained some of its rows."""
+    return [(job, metrics) for job in jobs if (metrics := finished_metrics(job)) is not None]
+
+
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     """Metrics of every job, grouped by configuration label (in job order); finished runs
     are reused, the others trained in `workers` processes (`cgpgan.sweep.train_all`)."""

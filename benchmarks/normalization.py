@@ -10,8 +10,9 @@ seconds per step) into the docs:
     .venv/bin/python benchmarks/normalization.py --part 2d --seeds 3 --workers 2
     .venv/bin/python benchmarks/normalization.py --part mnist5k --seeds 1 --workers 2
 
-`--only LABEL` (repeatable) runs some rows. Runs go to --runs (default
-runs/benchmark-normalization); finished runs are reused.
+`--only LABEL` (repeatable) runs some rows; the table also shows the other rows'
+finished runs. Runs go to --runs (default runs/benchmark-normalization); finished runs
+are reused.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import invocation, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import finished_jobs, invocation, make_jobs, mean_std_table, run_all  # noqa: E402
 
 NO_PENALTIES = ["method.real_penalty_weight=0", "method.fake_penalty_weight=0"]
 CRITICS = {
@@ -100,12 +101,14 @@ def main() -> None:
     parser.add_argument("--set", dest="extra", action="append", default=[], help="every run")
     args = parser.parse_args()
 
-    rows = {k: v for k, v in configurations(args.part).items() if not args.only or k in args.only}
     runs = f"{args.runs}/{args.part}"
-    by_label = run_all(make_jobs(rows, args.seeds, runs, args.extra), args.workers)
-    for results in by_label.values():
-        for metrics in results:
-            metrics["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
+    every = make_jobs(configurations(args.part), args.seeds, runs, args.extra)
+    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
+    # the table: the rows run now and the finished runs of the other rows
+    by_label: dict[str, list[dict]] = {}
+    for job, metrics in finished_jobs(every):
+        metrics["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
+        by_label.setdefault(job.label, []).append(metrics)
     table = mean_std_table(by_label, METRICS[args.part], ("live_categories",))
     print(table)
     docs = Path(args.docs)
@@ -113,7 +116,8 @@ def main() -> None:
     command = invocation()
     page = docs / f"normalization_{args.part}.md"
     page.write_text(
-        f"# Critic normalisations: {args.part}\n\nMade by `.venv/bin/python {command}`; "
+        f"# Critic normalisations: {args.part}\n\nMade by `.venv/bin/python {command}` "
+        "(with `--only`, the other rows are the finished runs of earlier calls); "
         "mean ± std over seeds; seconds per step as measured with two runs sharing the "
         "machine's cores. What the rows show: docs/normalization.md.\n\n" + table + "\n"
     )

@@ -10,8 +10,9 @@ embedding coloured by arm. Writes a markdown table (mean ± std over seeds) and 
     .venv/bin/python benchmarks/structural.py --part mnist5k --seeds 3 --workers 2
     .venv/bin/python benchmarks/structural.py --part spiral --seeds 1 --workers 1
 
-The rows "structural, no ... term" take one term off at a time; the last two are the
-paper's GroupNorm/ELU critic and the authors' script's crops of the real images. `--only LABEL`
+The rows "structural, no ... term" take one term off at a time; the last three are the
+smoothness term on every step (not lazily), the paper's GroupNorm/ELU critic and the
+authors' script's crops of the real images. `--only LABEL`
 (repeatable) runs some rows; the table also shows the other rows' finished runs. Runs go
 to --runs (default runs/benchmark-structural); finished runs (and their probe.json) are
 reused.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
-    finished_metrics,
+    finished_jobs,
     invocation,
     make_jobs,
     mean_std_table,
@@ -62,6 +63,8 @@ def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
         "structural, no coarse term": (preset, [OFF[0]]),
         "structural, no fine term": (preset, [OFF[1]]),
         "structural, no smoothness term": (preset, [OFF[2]]),
+        # the Jacobian term on every step instead of every 4th (the presets' lazy setting)
+        "structural, smoothness every step": (preset, ["method.smoothness_every=1"]),
         # the paper's critic (GroupNorm, ELU) and the authors' script's real-image crops
         "structural, GroupNorm and ELU critic": (preset, GROUP_NORM_ELU),
         "structural, real images cropped": (preset, ["method.real_crop_scale=0.5"]),
@@ -112,12 +115,10 @@ def main() -> None:
     wanted = [job for job in every if not args.only or job.label in args.only]
     run_all(wanted, args.workers)
     # the table: the rows run now and the runs of the other rows that are finished already
-    finished = [(job, finished_metrics(job)) for job in every]
-    jobs = [job for job, metrics in finished if metrics is not None]
+    finished = finished_jobs(every)
+    jobs = [job for job, _ in finished]
     scores: dict[str, list[dict]] = {}
     for job, metrics in finished:
-        if metrics is None:
-            continue
         probe = probe_scores(job.directory, "classifier" if job.label == Q_OF_ITS_OWN else "critic")
         probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
         scores.setdefault(job.label, []).append(probe)
