@@ -36,6 +36,8 @@ from common import (  # noqa: E402
     slug,
 )
 
+from cgpgan.run import probe_files  # noqa: E402
+
 OFF = ["method.coarse=none", "method.fine_weight=0", "method.smoothness_weight=0"]
 Q_OF_ITS_OWN = "CGPGAN with a Q of its own (Q's features)"  # the row probing Q, not D
 GROUP_NORM_ELU = ["network.critic_group_norm=true", "network.critic_activation=elu"]
@@ -87,10 +89,15 @@ METRICS = [
 ]
 
 
+def network_of(label: str) -> str:
+    """The network whose features a row's runs are probed on."""
+    return "classifier" if label == Q_OF_ITS_OWN else "critic"
+
+
 def probe_scores(directory: str, network: str = "critic") -> dict:
     """The run's probe of its `network`'s features, made if missing or without a score of
     METRICS (20 k-means repetitions)."""
-    from cgpgan.run import Run, probe_files
+    from cgpgan.run import Run
 
     path = Path(directory) / probe_files(network)[0]
     scores = json.loads(path.read_text()) if path.is_file() else {}
@@ -119,7 +126,7 @@ def main() -> None:
     jobs = [job for job, _ in finished]
     scores: dict[str, list[dict]] = {}
     for job, metrics in finished:
-        probe = probe_scores(job.directory, "classifier" if job.label == Q_OF_ITS_OWN else "critic")
+        probe = probe_scores(job.directory, network_of(job.label))
         probe["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
         scores.setdefault(job.label, []).append(probe)
     table = mean_std_table(scores, [*METRICS, "seconds_per_step"])
@@ -131,7 +138,7 @@ def main() -> None:
     for job in jobs:
         if job.seed != 0:
             continue
-        embedding = "probe_embedding_classifier" if job.label == Q_OF_ITS_OWN else "probe_embedding"
+        embedding = Path(probe_files(network_of(job.label))[1]).stem
         for name in (embedding, "samples"):
             picture = Path(job.directory) / "plots" / f"{name}.png"
             if picture.is_file():

@@ -8,6 +8,15 @@ import torch
 import torch.nn.functional as F
 
 
+def _uniform(
+    images: torch.Tensor, generator: torch.Generator, low: float, high: float
+) -> torch.Tensor:
+    """One value per image, uniform in [low, high), drawn from `generator` (on its device)
+    and put on the images' device and dtype."""
+    values = torch.rand(images.shape[0], generator=generator, device=generator.device)
+    return (low + (high - low) * values).to(images.device, images.dtype)
+
+
 def random_affine(
     images: torch.Tensor,
     generator: torch.Generator,
@@ -24,8 +33,7 @@ def random_affine(
     batch, _, height, width = images.shape
 
     def uniform(low: float, high: float) -> torch.Tensor:
-        values = torch.rand(batch, generator=generator, device=generator.device)
-        return (low + (high - low) * values).to(images.device, images.dtype)
+        return _uniform(images, generator, low, high)
 
     shifts = torch.randint(
         -max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device
@@ -77,8 +85,7 @@ def random_resized_crop(
     batch = images.shape[0]
 
     def uniform(low: float, high: float) -> torch.Tensor:
-        values = torch.rand(batch, generator=generator, device=generator.device)
-        return (low + (high - low) * values).to(images.device, images.dtype)
+        return _uniform(images, generator, low, high)
 
     # the crop's width and height as shares of the image's, and its centre in [-1, 1]
     width = height = torch.ones(batch, device=images.device, dtype=images.dtype)
