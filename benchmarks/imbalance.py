@@ -14,8 +14,9 @@ configuration without a colon in its label):
 
     .venv/bin/python benchmarks/imbalance.py --seeds 3 --workers 2
 
-`--only LABEL` (repeatable) runs a subset, e.g. `--only '2-D, 6 clusters'`. Runs go to
---runs (default runs/benchmark-imbalance); finished runs are reused.
+`--only LABEL` (repeatable) runs a subset, e.g. `--only '2-D, 6 clusters'`; the tables also
+show the other rows' finished runs. Runs go to --runs (default runs/benchmark-imbalance);
+finished runs are reused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import invocation, job_config, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import (  # noqa: E402
+    finished_jobs,
+    invocation,
+    job_config,
+    make_jobs,
+    mean_std_table,
+    run_all,
+)
 
 INFOGAN_UNIFORM = ["method.name=infogan"]  # the preset's shared settings, a uniform prior
 
@@ -108,15 +116,16 @@ def main() -> None:
     parser.add_argument("--notes", help="a markdown file of findings to put under the tables")
     args = parser.parse_args()
 
-    def chosen(configurations: dict) -> dict:
-        return {k: v for k, v in configurations.items() if not args.only or k in args.only}
-
-    images, points = chosen(IMAGES), chosen(POINTS)
-    jobs = make_jobs({**images, **points}, args.seeds, args.runs, args.extra, args.threads)
-    by_label = run_all(jobs, args.workers)
-    for label in set(OVER_CLUSTERED) & set(by_label):
-        runs = [job for job in jobs if job.label == label]
-        by_label[label] = [_merged(job, metrics) for job, metrics in zip(runs, by_label[label])]
+    every = make_jobs({**IMAGES, **POINTS}, args.seeds, args.runs, args.extra, args.threads)
+    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
+    # the tables: the rows run now and the finished runs of the other rows
+    finished = finished_jobs(every)
+    by_label: dict[str, list[dict]] = {}
+    for job, metrics in finished:
+        merged = _merged(job, metrics) if job.label in OVER_CLUSTERED else metrics
+        by_label.setdefault(job.label, []).append(merged)
+    images = [label for label in IMAGES if label in by_label]
+    points = [label for label in POINTS if label in by_label]
     sections = []
     if images:
         image_runs = {label: by_label[label] for label in images}
@@ -135,7 +144,8 @@ def main() -> None:
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     figure = docs / "imbalance.png"
-    seed0 = [job for job in jobs if job.seed == 0 and job.label in images and ":" not in job.label]
+    seed0 = [job for job, _ in finished if job.seed == 0 and job.label in images]
+    seed0 = [job for job in seed0 if ":" not in job.label]
     if seed0:
         _figure(figure, seed0)
     notes = Path(args.notes).read_text() if args.notes else ""
@@ -201,11 +211,12 @@ def _figure(path: Path, jobs) -> None:
 
 
 def _page(sections: list[str], figure: str, args) -> str:
-    command = invocation()
+    others = " (the other rows: the finished runs of earlier calls)" if args.only else ""
     return (
         "# Imbalanced categories\n\n"
-        f"Made by `.venv/bin/python {command}`. Image scores are those of argmax Q(x) on "
-        "all real images of the run's subset against the true classes; prior_class_error "
+        f"Made by `.venv/bin/python {invocation()}`{others}. Image scores are those of "
+        "argmax Q(x) on all real images of the run's subset against the true classes; "
+        "prior_class_error "
         "is the largest difference between a class's share and the prior of its matched "
         "category (Hungarian matching); the 2-D prior_error is the same against the "
         "mixture's shares.\n\n" + "\n\n".join(sections) + f"\n\n![prior trajectories]({figure})\n\n"

@@ -18,7 +18,8 @@ On full MNIST from IDX files (or Fashion-MNIST):
     .venv/bin/python benchmarks/mnist_clustering.py --set data.name=mnist_idx \\
         --set data.path=/data/mnist --name mnist
 
-Runs go to --runs (default runs/benchmark-NAME); finished runs are reused if their
+`--only LABEL` (repeatable) runs some rows; the table also shows the other rows' finished
+runs. Runs go to --runs (default runs/benchmark-NAME); finished runs are reused if their
 configuration is the one asked for (and refused, naming the run, if not).
 """
 
@@ -29,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import invocation, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import finished_jobs, invocation, make_jobs, mean_std_table, run_all  # noqa: E402
 
 from cgpgan import load_config  # noqa: E402
 
@@ -164,31 +165,30 @@ def main() -> None:
     args.sweep_seeds = args.seeds if args.sweep_seeds is None else args.sweep_seeds
     args.trend_seeds = args.seeds if args.trend_seeds is None else args.trend_seeds
 
-    configurations = {
-        label: value
-        for label, value in CONFIGURATIONS.items()
-        if not args.only or label in args.only
-    }
     runs = args.runs or f"runs/benchmark-{args.name}"
     main_runs = {
-        label: value for label, value in configurations.items() if label not in SWEEP + TREND
+        label: value for label, value in CONFIGURATIONS.items() if label not in SWEEP + TREND
     }
-    trend = {label: value for label, value in configurations.items() if label in TREND}
+    trend = {label: value for label, value in CONFIGURATIONS.items() if label in TREND}
     sweep_steps = [f"train.steps={args.sweep_steps}"] if args.sweep_steps else []
     sweep = {
         label: (preset, overrides + sweep_steps)
-        for label, (preset, overrides) in configurations.items()
+        for label, (preset, overrides) in CONFIGURATIONS.items()
         if label in SWEEP
     }
-    jobs = (
+    every = (
         make_jobs(main_runs, args.seeds, runs, args.extra, args.threads)
         + make_jobs(trend, args.trend_seeds, runs, args.extra, args.threads)
         + make_jobs(sweep, args.sweep_seeds, runs, args.extra, args.threads)
     )
-    jobs.sort(
-        key=lambda job: list(CONFIGURATIONS).index(job.label)
-    )  # table rows in CONFIGURATIONS order
-    by_label = run_all(jobs, args.workers)
+    every.sort(key=lambda job: list(CONFIGURATIONS).index(job.label))  # table rows in order
+    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
+    # the table: the rows run now and the finished runs of the other rows
+    finished = finished_jobs(every)
+    jobs = [job for job, _ in finished]
+    by_label: dict[str, list[dict]] = {}
+    for job, metrics in finished:
+        by_label.setdefault(job.label, []).append(metrics)
     table = mean_std_table(by_label, METRICS, integer_like=("live_categories",))
     baselines = _baseline_table(next(iter(by_label.values()))[0])
     print(table, baselines, sep="\n\n")
@@ -219,12 +219,13 @@ def _baseline_table(metrics: dict) -> str:
 
 def _page(table: str, baselines: str, figure: str, args) -> str:
     command = invocation()
+    others = " (the other rows: the finished runs of earlier calls)" if args.only else ""
     trend, sweep = args.trend_seeds, args.sweep_seeds
     steps = f" ({args.sweep_steps} steps)" if args.sweep_steps else ""
     earlier = ", ".join(MNIST5K_TRAINING)
     return f"""# Clustering MNIST digits without labels ({args.name})
 
-Produced by `.venv/bin/python {command}` on a 2-core CPU; mean ± standard deviation
+Produced by `.venv/bin/python {command}`{others} on a 2-core CPU; mean ± standard deviation
 over the seeds run: {trend} for the `VCAGAN K=16, lambda` rows, {sweep} for the MNIST lambda sweeps
 with the `mnist5k` optimiser{steps}, {args.seeds} for the others. The K=10 and
 `K=16, lambda` rows use the `mnist5k` preset (CGPGAN, see `cgpgan/presets/mnist5k.yaml`)
