@@ -93,8 +93,20 @@ def finished_metrics(job: Job) -> dict | None:
 
 def finished_jobs(jobs: list[Job]) -> list[tuple[Job, dict]]:
     """The jobs whose runs are finished, with their metrics, in job order: what a table
-    shows when `--only` trained some of its rows."""
-    return [(job, metrics) for job in jobs if (metrics := finished_metrics(job)) is not None]
+    shows when `--only` trained some of its rows. A run finished with another
+    configuration (a row changed since) is left out, with a note saying so."""
+    from cgpgan.errors import ConfigError
+
+    finished = []
+    for job in jobs:
+        try:
+            metrics = finished_metrics(job)
+        except ConfigError as error:
+            print(f"note: left out of the table: {error}")
+            continue
+        if metrics is not None:
+            finished.append((job, metrics))
+    return finished
 
 
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:

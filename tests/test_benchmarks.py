@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from common import Job, run_all  # noqa: E402
+from common import Job, finished_jobs, run_all  # noqa: E402
 
 TINY = [
     "network.hidden_dim=16",
@@ -58,6 +58,18 @@ def test_a_stale_run_stops_the_benchmark_before_it_trains_anything(tmp_path):
     ):
         run_all(jobs, workers=1)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_table_shows_the_finished_runs_and_leaves_stale_ones_out_with_a_note(tmp_path, capsys):
+    run_job(Job("tiny", None, TINY, 0, str(tmp_path / "finished")))
+    jobs = [
+        Job("tiny", None, TINY, 0, str(tmp_path / "finished")),
+        Job("tiny", None, TINY, 1, str(tmp_path / "not-trained")),
+        Job("changed", None, [*TINY, "train.steps=6"], 0, str(tmp_path / "finished")),
+    ]
+    [(job, metrics)] = finished_jobs(jobs)
+    assert job is jobs[0] and metrics["step"] == 4
+    assert "left out of the table: " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
