@@ -165,10 +165,11 @@ def _sweep_body(directory: Path, record: dict) -> str:
             ]
         )
     parts = [
-        f"<p>Selected run: <b>{html.escape(str(record.get('selected')))}</b>, the run with "
-        f"the highest criterion <b>{html.escape(criterion)}</b> (higher is better) of the "
-        "setting whose runs have the highest mean criterion. Label metrics, where the data "
-        "have labels, are shown but choose nothing.</p>",
+        f"<p>Selected run: <b>{html.escape(str(record.get('selected')))}</b>, the medoid "
+        "of the setting whose runs have the highest mean criterion "
+        f"<b>{html.escape(criterion)}</b> (higher is better): the run that agrees best with "
+        "the setting's other seeds, a tie going to the higher criterion. Label metrics, "
+        "where the data have labels, are shown but choose nothing.</p>",
         "<h2>Runs</h2>" + _table(header, rows, selected),
     ]
     settings = record.get("settings", [])

@@ -13,9 +13,11 @@ higher-is-better as a criterion:
 - `score_gap`: minus the gap between the critic's mean score on real and on generated
   data at the last logged step (a small gap: a generator the critic cannot tell apart).
 Scores that need labels (`accuracy`, `nmi`, `ari`) go beside them, for the table only.
-The selected run is the best run (by the criterion) of the best grid setting (by the
-criterion's mean over the setting's seeds): on the sweeps measured, a setting chosen on
-several seeds was safer than the single best run of any setting (docs/selection.md).
+The selected run is the medoid of the best grid setting (by the criterion's mean over the
+setting's seeds): the run that agrees best with the setting's other seeds, ties (two
+seeds) going to the higher criterion. On the sweeps measured, a setting chosen on several
+seeds was safer than the single best run of any setting, and within it the other seeds of
+the same setting are a better reference than runs of other settings (docs/selection.md).
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ def score_sweep(
         entry["scores"]["agreement"] = agreement
     record["criterion"] = criterion
     record["settings"] = summarise_settings(trained, clusterings, criterion)
-    # first the setting whose seeds have the best mean criterion, then its best run
+    # first the setting whose seeds have the best mean criterion, then its medoid
     setting = next(row["setting"] for row in record["settings"] if row.get("selected"))
-    record["selected"] = _best_run(
-        [entry for entry in trained if setting_of(entry) == setting], criterion
+    members = [index for index, entry in enumerate(trained) if setting_of(entry) == setting]
+    record["selected"] = setting_medoid(
+        [trained[index] for index in members], [clusterings[index] for index in members], criterion
     )
     record["best_run"] = _best_run(trained, criterion)  # of any setting, for comparison
     if consensus:
@@ -184,6 +187,20 @@ def setting_of(entry: dict) -> str:
     """A sweep run's grid setting: its overrides without its seed."""
     setting = ", ".join(item for item in entry["config"] if not item.startswith("seed="))
     return setting or "(none)"
+
+
+def setting_medoid(entries: list[dict], clusterings: list[np.ndarray], criterion: str) -> str:
+    """The directory of the run (of one setting) whose clustering agrees best (mean ARI)
+    with the setting's other runs; a tie (always, with two seeds) goes to the run with the
+    highest criterion."""
+    within = mean_pairwise_ari(clusterings)
+    best = max((value for value in within if not math.isnan(value)), default=math.nan)
+    tied = [
+        entry
+        for entry, value in zip(entries, within)
+        if math.isnan(best) or math.isclose(value, best, rel_tol=0, abs_tol=1e-12)
+    ]
+    return _best_run(tied, criterion)
 
 
 def _best_run(entries: list[dict], criterion: str) -> str:

@@ -7,7 +7,7 @@ writes SWEEP/<run>/ for every run and SWEEP/sweep.json: `runs`, each with its
 `directory`, `config` (the grid's overrides and its seed), `scores` (unsupervised,
 `cgpgan.selection`), `metrics` (label-based, where the data have labels: shown, never
 used to choose), `run_metrics` (its metrics.json) or `error`; `selected` (the chosen
-run's directory name: the best run of the best setting), `best_run` (the best run of any
+run's directory name: the medoid of the best setting), `best_run` (the best run of any
 setting), `criterion`, `settings` (per grid setting) and `consensus`.
 """
 

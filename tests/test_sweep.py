@@ -12,7 +12,12 @@ from sklearn.metrics import adjusted_rand_score
 
 from cgpgan.errors import ConfigError
 from cgpgan.report import write_report
-from cgpgan.selection import consensus_clustering, mean_pairwise_ari, rank_correlations
+from cgpgan.selection import (
+    consensus_clustering,
+    mean_pairwise_ari,
+    rank_correlations,
+    setting_medoid,
+)
 from cgpgan.sweep import parse_grid, parse_seeds, plan, sweep
 from cgpgan.training.loop import train
 from tests.conftest import tiny
@@ -61,6 +66,26 @@ def test_mean_pairwise_ari_is_the_mean_over_the_other_runs():
     ab, ac, bc = (adjusted_rand_score(*pair) for pair in [(a, b), (a, c), (b, c)])
     assert ab == pytest.approx(1.0)
     assert mean_pairwise_ari([a, b, c]) == pytest.approx([(ab + ac) / 2, (ab + bc) / 2, ac])
+
+
+def test_the_selected_run_is_its_settings_medoid_and_a_tie_goes_to_the_criterion():
+    a = np.repeat([0, 1, 2], 4)
+    near_a, also_near_a = a.copy(), a.copy()
+    near_a[0], also_near_a[11] = 1, 1  # one item moved each: a is between them
+    other = np.tile([0, 1, 2], 4)
+
+    def runs(*criteria):
+        return [
+            {"directory": f"run{i}", "scores": {"agreement": c}} for i, c in enumerate(criteria)
+        ]
+
+    # the medoid, not the run with the highest criterion
+    clusterings = [near_a, a, also_near_a, other]
+    assert setting_medoid(runs(0.8, 0.1, 0.8, 0.9), clusterings, "agreement") == "run1"
+    # two seeds agree with each other equally: the criterion decides
+    assert setting_medoid(runs(0.3, 0.7), [a, other], "agreement") == "run1"
+    assert setting_medoid(runs(0.8, 0.7), [a, other], "agreement") == "run0"
+    assert setting_medoid(runs(0.5), [a], "agreement") == "run0"  # one seed
 
 
 def test_consensus_recovers_the_clusters_most_runs_agree_on():
