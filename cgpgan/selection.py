@@ -16,8 +16,9 @@ Scores that need labels (`accuracy`, `nmi`, `ari`) go beside them, for the table
 The selected run is the medoid of the best grid setting (by the criterion's mean over the
 setting's seeds): the run that agrees best with the setting's other seeds, ties (two
 seeds) going to the higher criterion. On the sweeps measured, a setting chosen on several
-seeds was safer than the single best run of any setting, and within it the other seeds of
-the same setting are a better reference than runs of other settings (docs/selection.md).
+seeds was safer than the single best run of any setting; within it, only the setting's own
+seeds vote, since the runs of other settings may share a mistake the setting avoids (as on
+digits; docs/selection.md has where it helps and where it does not).
 """
 
 from __future__ import annotations
