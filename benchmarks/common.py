@@ -4,7 +4,9 @@ configuration and seed, in parallel processes, and mean ± std tables."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -109,6 +111,42 @@ def finished_jobs(jobs: list[Job]) -> list[tuple[Job, dict]]:
     return finished
 
 
+def with_seeds_on_disk(jobs: list[Job]) -> list[Job]:
+    """The jobs, and after each row's jobs one more for every further seed of that row
+    whose run folder an earlier call made (named as `make_jobs` names it)."""
+    rows: dict[str, list[Job]] = {}
+    for job in jobs:
+        rows.setdefault(job.label, []).append(job)
+    every = []
+    for label, row in rows.items():
+        folder = Path(row[0].directory).parent
+        pattern = re.compile(rf"{re.escape(slug(label))}-seed(\d+)")
+        known = {job.seed for job in row}
+        found = (pattern.fullmatch(path.name) for path in folder.glob(f"{slug(label)}-seed*"))
+        more = sorted({int(match[1]) for match in found if match} - known)
+        every += row + [
+            dataclasses.replace(
+                row[0], seed=seed, directory=str(folder / f"{slug(label)}-seed{seed}")
+            )
+            for seed in more
+        ]
+    return every
+
+
+def table_runs(
+    every: list[Job], only: list[str], workers: int
+) -> dict[str, list[tuple[Job, dict]]]:
+    """Train the rows `--only` names (every row without it), then gather what the table
+    shows, by row in job order: every finished run of every row, with the seeds earlier
+    calls trained beyond this call's (so `--seeds 1 --only X` keeps the other rows' other
+    seeds on the page)."""
+    run_all([job for job in every if not only or job.label in only], workers)
+    rows: dict[str, list[tuple[Job, dict]]] = {}
+    for job, metrics in finished_jobs(with_seeds_on_disk(every)):
+        rows.setdefault(job.label, []).append((job, metrics))
+    return rows
+
+
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     """Metrics of every job, grouped by configuration label (in job order); finished runs
     are reused, the others trained in `workers` processes (`cgpgan.sweep.train_all`)."""
@@ -141,10 +179,12 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
 def mean_std_table(
     by_label: dict[str, list[dict]], metrics: list[str], integer_like: tuple[str, ...] = ()
 ) -> str:
-    """A markdown table: one row per configuration, mean ± std over its runs."""
-    lines = ["| configuration | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
+    """A markdown table: one row per configuration, the number of its runs and mean ± std
+    over them (a row of one run shows ± 0)."""
+    header = "| configuration | runs | " + " | ".join(metrics) + " |"
+    lines = [header, "|" + "---|" * (len(metrics) + 2)]
     for label, runs in by_label.items():
-        cells = []
+        cells = [str(len(runs))]
         for name in metrics:
             values = np.array([_lookup(run, name) for run in runs], dtype=float)
             digits = 0 if name == "train_seconds" else (2 if name in integer_like else 4)

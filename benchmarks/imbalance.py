@@ -28,12 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
-    finished_jobs,
     invocation,
     job_config,
     make_jobs,
     mean_std_table,
-    run_all,
+    table_runs,
 )
 
 INFOGAN_UNIFORM = ["method.name=infogan"]  # the preset's shared settings, a uniform prior
@@ -117,13 +116,13 @@ def main() -> None:
     args = parser.parse_args()
 
     every = make_jobs({**IMAGES, **POINTS}, args.seeds, args.runs, args.extra, args.threads)
-    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
     # the tables: the rows run now and the finished runs of the other rows
-    finished = finished_jobs(every)
-    by_label: dict[str, list[dict]] = {}
-    for job, metrics in finished:
-        merged = _merged(job, metrics) if job.label in OVER_CLUSTERED else metrics
-        by_label.setdefault(job.label, []).append(merged)
+    rows = table_runs(every, args.only, args.workers)
+    finished = [run for row in rows.values() for run in row]
+    by_label = {
+        label: [_merged(job, run) if label in OVER_CLUSTERED else run for job, run in row]
+        for label, row in rows.items()
+    }
     images = [label for label in IMAGES if label in by_label]
     points = [label for label in POINTS if label in by_label]
     sections = []

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import finished_jobs, invocation, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import invocation, make_jobs, mean_std_table, table_runs  # noqa: E402
 
 from cgpgan import load_config  # noqa: E402
 
@@ -182,13 +182,10 @@ def main() -> None:
         + make_jobs(sweep, args.sweep_seeds, runs, args.extra, args.threads)
     )
     every.sort(key=lambda job: list(CONFIGURATIONS).index(job.label))  # table rows in order
-    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
     # the table: the rows run now and the finished runs of the other rows
-    finished = finished_jobs(every)
-    jobs = [job for job, _ in finished]
-    by_label: dict[str, list[dict]] = {}
-    for job, metrics in finished:
-        by_label.setdefault(job.label, []).append(metrics)
+    rows = table_runs(every, args.only, args.workers)
+    jobs = [job for row in rows.values() for job, _ in row]
+    by_label = {label: [metrics for _, metrics in row] for label, row in rows.items()}
     table = mean_std_table(by_label, METRICS, integer_like=("live_categories",))
     baselines = _baseline_table(next(iter(by_label.values()))[0])
     print(table, baselines, sep="\n\n")

@@ -11,8 +11,8 @@ seconds per step) into the docs:
     .venv/bin/python benchmarks/normalization.py --part mnist5k --seeds 1 --workers 2
 
 `--only LABEL` (repeatable) runs some rows; the table also shows the other rows'
-finished runs (of seeds 0-2, whatever --seeds says). Runs go to --runs (default
-runs/benchmark-normalization); finished runs are reused.
+finished runs (every seed an earlier call trained, whatever --seeds says). Runs go to
+--runs (default runs/benchmark-normalization); finished runs are reused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import finished_jobs, invocation, make_jobs, mean_std_table, run_all  # noqa: E402
+from common import invocation, make_jobs, mean_std_table, table_runs  # noqa: E402
 
 NO_PENALTIES = ["method.real_penalty_weight=0", "method.fake_penalty_weight=0"]
 CRITICS = {
@@ -70,7 +70,6 @@ METRICS = {
 }
 
 
-TABLE_SEEDS = 3  # the table shows the finished runs of seeds 0-2 at least
 PRESET_ROWS = {"2d": {"CGPGAN, preset gaussians2d_pgn (PGN, lambda_cgp 0.3)": "gaussians2d_pgn"}}
 
 
@@ -104,14 +103,11 @@ def main() -> None:
 
     runs = f"{args.runs}/{args.part}"
     every = make_jobs(configurations(args.part), args.seeds, runs, args.extra)
-    run_all([job for job in every if not args.only or job.label in args.only], args.workers)
-    # the table: the rows run now and every finished run of the other rows, whatever the
-    # number of seeds this call trained
-    shown = make_jobs(configurations(args.part), max(args.seeds, TABLE_SEEDS), runs, args.extra)
     by_label: dict[str, list[dict]] = {}
-    for job, metrics in finished_jobs(shown):
-        metrics["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
-        by_label.setdefault(job.label, []).append(metrics)
+    for label, finished in table_runs(every, args.only, args.workers).items():
+        for _, metrics in finished:
+            metrics["seconds_per_step"] = metrics["train_seconds"] / metrics["step"]
+        by_label[label] = [metrics for _, metrics in finished]
     table = mean_std_table(by_label, METRICS[args.part], ("live_categories",))
     print(table)
     docs = Path(args.docs)

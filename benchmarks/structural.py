@@ -28,12 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
-    finished_jobs,
     invocation,
     make_jobs,
     mean_std_table,
-    run_all,
     slug,
+    table_runs,
 )
 
 from cgpgan.run import probe_files  # noqa: E402
@@ -119,10 +118,8 @@ def main() -> None:
     args = parser.parse_args()
 
     every = make_jobs(configurations(args.part), args.seeds, f"{args.runs}/{args.part}", args.extra)
-    wanted = [job for job in every if not args.only or job.label in args.only]
-    run_all(wanted, args.workers)
     # the table: the rows run now and the runs of the other rows that are finished already
-    finished = finished_jobs(every)
+    finished = [run for row in table_runs(every, args.only, args.workers).values() for run in row]
     jobs = [job for job, _ in finished]
     scores: dict[str, list[dict]] = {}
     for job, metrics in finished:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-from common import Job, finished_jobs, run_all  # noqa: E402
+from common import Job, finished_jobs, make_jobs, mean_std_table, run_all, table_runs  # noqa: E402
 
 TINY = [
     "network.hidden_dim=16",
@@ -70,6 +70,20 @@ def test_a_table_shows_the_finished_runs_and_leaves_stale_ones_out_with_a_note(t
     [(job, metrics)] = finished_jobs(jobs)
     assert job is jobs[0] and metrics["step"] == 4
     assert "left out of the table: " in capsys.readouterr().out
+
+
+def test_a_table_made_with_fewer_seeds_keeps_the_seeds_earlier_calls_trained(tmp_path):
+    rows = {"kept": (None, TINY), "new row": (None, [*TINY, "method.lambda_cgp=0.5"])}
+    runs = str(tmp_path)
+    run_all(make_jobs({"kept": rows["kept"]}, 2, runs, []), workers=1)  # an earlier call
+
+    shown = table_runs(make_jobs(rows, 1, runs, []), only=["new row"], workers=1)
+
+    assert [job.seed for job, _ in shown["kept"]] == [0, 1]
+    assert [job.seed for job, _ in shown["new row"]] == [0]
+    assert not (tmp_path / "new-row-seed1").exists()  # nothing trained beyond --seeds
+    table = mean_std_table({label: [m for _, m in row] for label, row in shown.items()}, ["step"])
+    assert "| kept | 2 | 4.0000 ± 0.0000 |" in table.splitlines()
 
 
 @pytest.mark.parametrize(
