@@ -150,7 +150,7 @@ def table_runs(
 def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
     """Metrics of every job, grouped by configuration label (in job order); finished runs
     are reused, the others trained in `workers` processes (`cgpgan.sweep.train_all`)."""
-    from cgpgan.errors import CgpganError
+    from cgpgan.errors import CgpganError, TrainingInterrupted
 
     start = time.time()
     try:
@@ -162,6 +162,9 @@ def run_all(jobs: list[Job], workers: int) -> dict[str, list[dict]]:
         )
     except CgpganError as error:  # e.g. a finished run trained with another configuration
         raise SystemExit(f"error: {error}") from None
+    except TrainingInterrupted as interrupted:  # SIGINT / SIGTERM: the runs checkpointed
+        print("stopped: the unfinished runs kept their checkpoints; the same command resumes them")
+        raise SystemExit(interrupted.exit_code) from None
     failed = [
         f"{job.directory}: {result}"
         for job, result in zip(jobs, results)

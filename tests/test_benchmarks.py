@@ -86,6 +86,23 @@ def test_a_table_made_with_fewer_seeds_keeps_the_seeds_earlier_calls_trained(tmp
     assert "| kept | 2 | 4.0000 ± 0.0000 |" in table.splitlines()
 
 
+def test_a_stopped_benchmark_says_so_in_one_line_and_exits_as_the_signal_asks(
+    tmp_path, monkeypatch, capsys
+):
+    import common
+
+    from cgpgan.errors import TrainingInterrupted
+
+    def stopped(*args, **kwargs):
+        raise TrainingInterrupted(15)
+
+    monkeypatch.setattr(common.sweep, "train_all", stopped)
+    with pytest.raises(SystemExit) as exit_info:
+        run_all([Job("tiny", None, TINY, 0, str(tmp_path / "run"))], workers=1)
+    assert exit_info.value.code == 143
+    assert capsys.readouterr().out.startswith("stopped: the unfinished runs kept their checkpoints")
+
+
 @pytest.mark.parametrize(
     "script",
     [
