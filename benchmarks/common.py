@@ -58,6 +58,18 @@ def slug(label: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in label.lower()).strip("-")
 
 
+def run_folder(runs: str | Path, label: str, seed: int) -> Path:
+    """Where a row's run of one seed lives: RUNS/<slug of the label>-seed<seed>."""
+    return Path(runs) / f"{slug(label)}-seed{seed}"
+
+
+def seeds_in(runs: str | Path, label: str) -> set[int]:
+    """The seeds of the row's run folders in `runs` (named as `run_folder` names them)."""
+    pattern = re.compile(rf"{re.escape(slug(label))}-seed(\d+)")
+    found = (pattern.fullmatch(path.name) for path in Path(runs).glob(f"{slug(label)}-seed*"))
+    return {int(match[1]) for match in found if match}
+
+
 def make_jobs(
     configurations: dict[str, tuple[str, list[str]]],
     seeds: int,
@@ -71,7 +83,7 @@ def make_jobs(
             preset,
             overrides,
             seed,
-            str(Path(runs) / f"{slug(label)}-seed{seed}"),
+            str(run_folder(runs, label, seed)),
             threads,
             extra,
         )
@@ -120,14 +132,9 @@ def with_seeds_on_disk(jobs: list[Job]) -> list[Job]:
     every = []
     for label, row in rows.items():
         folder = Path(row[0].directory).parent
-        pattern = re.compile(rf"{re.escape(slug(label))}-seed(\d+)")
-        known = {job.seed for job in row}
-        found = (pattern.fullmatch(path.name) for path in folder.glob(f"{slug(label)}-seed*"))
-        more = sorted({int(match[1]) for match in found if match} - known)
+        more = sorted(seeds_in(folder, label) - {job.seed for job in row})
         every += row + [
-            dataclasses.replace(
-                row[0], seed=seed, directory=str(folder / f"{slug(label)}-seed{seed}")
-            )
+            dataclasses.replace(row[0], seed=seed, directory=str(run_folder(folder, label, seed)))
             for seed in more
         ]
     return every
