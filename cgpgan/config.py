@@ -672,6 +672,10 @@ def check_non_negative(settings: MethodConfig, *keys: str) -> None:
     _check_keys(settings, "method", _check_non_negative, *keys)
 
 
+def check_positive(settings: MethodConfig, *keys: str) -> None:
+    _check_keys(settings, "method", _check_positive, *keys)
+
+
 def check_below_one(settings: MethodConfig, *keys: str) -> None:
     """Each key in [0, 1)."""
     for key in keys:

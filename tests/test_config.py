@@ -41,6 +41,8 @@ def test_overrides_are_typed():
         ("method.nmu_categories=3", "method.nmu_categories"),
         ("train.steps=0", "train.steps"),
         ("train.generator_every=0", "train.generator_every"),
+        ("method.penalty_every=0", "method.penalty_every"),
+        ("method.classifier_penalty_every=0", "method.classifier_penalty_every"),
         ("train.steps=1.5", "train.steps"),
         ("train.batch_size=abc", "train.batch_size"),
         ("train.betas=[0.5]", "train.betas"),

@@ -20,6 +20,12 @@ from cgpgan.normalization import build_normalization
 from cgpgan.prior import CategoricalPrior
 
 
+def lazy_scale(every: int, step: int) -> float:
+    """Lazy regularisation's factor on a penalty due every `every`-th step: `every` on
+    those steps, 0 on the others (StyleGAN2); 1 on every step when `every` is 1."""
+    return float(every) if step % every == 0 else 0.0
+
+
 @dataclass
 class FixedPriorConfig(MethodConfig):
     """Settings of a method whose prior over categories stays fixed."""
@@ -167,8 +173,7 @@ class Method(nn.Module):
         """`training_losses` of step `step`, what the loop calls: with lazy regularisation
         (`method.penalty_every` = k) the adversarial penalties are due on every k-th step
         only, weighted k times then (StyleGAN2)."""
-        every = self.config.penalty_every
-        self.penalty_scale = float(every) if step % every == 0 else 0.0
+        self.penalty_scale = lazy_scale(self.config.penalty_every, step)
         return self.training_losses(batch, step)
 
     @property

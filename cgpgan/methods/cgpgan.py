@@ -167,14 +167,17 @@ class CGPGAN(Method):
         fake = fake.detach()
         for extension in self.extensions:
             fake = extension.classifier_inputs(self, fake)
-        fake = fake.requires_grad_(True)
+        penalty_weight = config.classifier_penalty_weight(step)  # 0 on lazy steps
+        fake = fake.requires_grad_(penalty_weight > 0)
         logits = self.classifier_logits(fake)
         classification = self.classification_loss(logits, fake_category)
-        gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
         stats.report("loss/classification", classification)
-        stats.report("penalty/classifier", gradient_penalty)
         stats.report("self_accuracy", category_agreement(logits, fake_category).float())
-        classifier_loss = config.lambda_cls * classification + config.lambda_cgp * gradient_penalty
+        classifier_loss = config.lambda_cls * classification
+        if penalty_weight > 0:
+            gradient_penalty = losses.classifier_gradient_penalty(logits, fake, fake_category)
+            stats.report("penalty/classifier", gradient_penalty)
+            classifier_loss = classifier_loss + penalty_weight * gradient_penalty
         for extension in self.extensions:
             term = extension.classifier_term(self, real, real_category, real_confidence, step)
             if term is not None:

@@ -8,8 +8,14 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from cgpgan import losses, stats
-from cgpgan.config import MethodConfig, check_below_one, check_choice, check_non_negative
-from cgpgan.methods.base import TwoHeadMethod
+from cgpgan.config import (
+    MethodConfig,
+    check_below_one,
+    check_choice,
+    check_non_negative,
+    check_positive,
+)
+from cgpgan.methods.base import TwoHeadMethod, lazy_scale
 from cgpgan.prior import category_agreement
 
 
@@ -32,6 +38,13 @@ class VCAGANConfig(MethodConfig):
     # the classifier's loss on generated data: cross_entropy | multi_hinge (Crammer-Singer,
     # MHGAN's); the classifier gradient penalty is the same with either
     classifier_loss: str = "cross_entropy"
+    # lazy regularisation of the classifier gradient penalty: only every k-th step,
+    # weighted k times (as method.penalty_every for the adversarial penalties)
+    classifier_penalty_every: int = 1
+
+    def classifier_penalty_weight(self, step: int) -> float:
+        """lambda_cgp on this step: times k on every k-th step, 0 on the others."""
+        return self.lambda_cgp * lazy_scale(self.classifier_penalty_every, step)
 
     def adjusts_prior(self) -> bool:
         return self.prior_adjustment
@@ -42,6 +55,7 @@ class VCAGANConfig(MethodConfig):
         check_below_one(self, "prior_decay")
         check_choice(self, "prior_estimate", ("soft", "hard"))
         check_choice(self, "classifier_loss", tuple(losses.CLASSIFICATION_LOSSES))
+        check_positive(self, "classifier_penalty_every")
 
 
 class VCAGAN(TwoHeadMethod):
@@ -56,7 +70,8 @@ class VCAGAN(TwoHeadMethod):
     def training_losses(self, batch, step):
         config = self.config
         batch_size = batch.data.shape[0]
-        real, fake, fake_category = self.real_and_fakes(batch, config.lambda_cgp > 0)
+        penalty_weight = config.classifier_penalty_weight(step)
+        real, fake, fake_category = self.real_and_fakes(batch, penalty_weight > 0)
 
         # L_D = f_d(a_r . c_r, a_f . c_f) + lambda_cls * L_cls(c_f, c'_f) + lambda_creg * L_creg
         real_adversarial, real_logits = self.discriminator(real)
@@ -69,10 +84,10 @@ class VCAGAN(TwoHeadMethod):
         adversarial = losses.discriminator_loss(config.adversarial_loss, real_score, fake_score)
         classification = self.classification_loss(fake_logits, fake_category)
         loss = adversarial + config.lambda_cls * classification
-        if config.lambda_cgp > 0:
+        if penalty_weight > 0:
             gradient_penalty = losses.confidence_gradient_penalty(real_logits, real)
             stats.report("penalty/classifier", gradient_penalty)
-            loss = loss + config.lambda_cgp * gradient_penalty
+            loss = loss + penalty_weight * gradient_penalty
         loss = loss + self.adversarial_penalty(real, real_score, fake, fake_score, real_category)
         stats.report("score/real", real_score)
         stats.report("score/fake", fake_score)

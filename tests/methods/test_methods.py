@@ -305,6 +305,33 @@ def test_lazy_penalties_are_due_every_kth_step_weighted_k_times():
         assert skipped["loss"] == pytest.approx(skipped["loss/discriminator"])
 
 
+@pytest.mark.parametrize("name, phase", [("cgpgan", "classifier"), ("vcagan", "discriminator")])
+def test_lazy_classifier_penalty_is_due_every_kth_step_weighted_k_times(name, phase):
+    """method.classifier_penalty_every = 3: on step 0 the phase that trains Q holds
+    3 x lambda_cgp x its gradient penalty, on steps 1 and 2 no penalty (none computed);
+    the rest of that loss is the same as with the penalty on every step."""
+
+    def classifier_parts(every: int, step: int) -> dict[str, float]:
+        config = tiny(name, "method.lambda_cgp=0.5", f"method.classifier_penalty_every={every}")
+        method = build_method(config, (2,))
+        method.latent_generator.manual_seed(5)
+        stats.collect()
+        losses_by_phase = dict(
+            method.step_losses(Batch(torch.randn(8, 2, generator=_seeded())), step)
+        )
+        return {"loss": float(losses_by_phase[phase].detach()), **stats.collect()}
+
+    eager, lazy = classifier_parts(1, 0), classifier_parts(3, 0)
+    penalty = eager["penalty/classifier"]
+    assert penalty > 0 and lazy["penalty/classifier"] == pytest.approx(penalty)
+    assert lazy["loss"] - eager["loss"] == pytest.approx(2 * 0.5 * penalty, rel=1e-4)
+    for step in (1, 2):
+        skipped, every_step = classifier_parts(3, step), classifier_parts(1, step)
+        assert "penalty/classifier" not in skipped
+        without_penalty = every_step["loss"] - 0.5 * every_step["penalty/classifier"]
+        assert skipped["loss"] == pytest.approx(without_penalty, rel=1e-4)
+
+
 def _seeded():
     return torch.Generator().manual_seed(0)
 
