@@ -296,6 +296,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "float32"  # float32 | bf16: the steps' forward passes under bf16 autocast
     channels_last: bool = False  # image networks' weights and batches in channels-last layout
+    # none | generator: torch.compile the generator's forward (the networks the penalties
+    # differentiate twice stay eager: compiled graphs have no double backward)
+    compile: str = "none"
     # on a GPU, a data set up to this many GiB is kept there (one copy per process); 0: never
     device_data_gib: float = 2.0
     threads: int = 0  # CPU threads; 0: OMP_NUM_THREADS, else 1 for MLPs, all cores for images
@@ -327,6 +330,7 @@ class TrainConfig:
         _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
         _check_choice("train.best_mode", self.best_mode, ("max", "min"))
         _check_choice("train.precision", self.precision, ("float32", "bf16"))
+        _check_choice("train.compile", self.compile, ("none", "generator"))
         _check_non_negative("train.device_data_gib", self.device_data_gib)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas: must be two numbers in [0, 1), got {self.betas}")

@@ -117,12 +117,16 @@ def plot_prior(path: Path, probabilities: np.ndarray, true_probabilities=None) -
 def draw_curves(losses_axis, entropy_axis, history: list[dict]) -> None:
     """Losses and prior entropy over training, on two axes."""
     steps = [row["step"] for row in history]
-    for name in sorted({key for row in history for key in row if key.startswith("loss/")}):
+    names = sorted({key for row in history for key in row if key.startswith("loss/")})
+    for name in names:
         losses_axis.plot(steps, [row.get(name, np.nan) for row in history], label=name[5:])
     losses_axis.set_xlabel("training step")
     losses_axis.set_ylabel("loss")
     losses_axis.set_title("losses", fontsize=9)
-    losses_axis.legend(fontsize=7)
+    if names:
+        losses_axis.legend(fontsize=7)
+    else:  # a method that logs no "loss/..." values
+        losses_axis.text(0.5, 0.5, "no losses logged", ha="center", transform=losses_axis.transAxes)
     entropy_axis.plot(steps, [row.get("prior/entropy", np.nan) for row in history])
     entropy_axis.set_xlabel("training step")
     entropy_axis.set_ylabel("entropy (nats)")

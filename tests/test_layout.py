@@ -39,6 +39,22 @@ def test_channels_last_and_bf16_compute_the_same_step(tmp_path, method):
         assert bf16[name] == pytest.approx(value, rel=0.05, abs=0.02), name
 
 
+def test_a_compiled_generator_computes_the_same_step_and_resumes(tmp_path):
+    plain = first_step_losses(tmp_path, "train.steps=2")
+    compiled = first_step_losses(tmp_path, "train.steps=2", "train.compile=generator")
+    assert plain and plain.keys() == compiled.keys()
+    for name, value in plain.items():
+        assert compiled[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+    # its checkpoint holds the same parameter names: a compiled run resumes, eager or not
+    run = tmp_path / "train.steps_2-train.compile_generator"
+    config = load_config(None, [*SMALL, "train.steps=3"])
+    train(config, run, progress=False, evaluate=False, resume=True)
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert load_config(None, ["train.compile=none"]).train.compile == "none"
+    with pytest.raises(ConfigError, match="train.compile"):
+        load_config(None, ["train.compile=critic"])
+
+
 def test_a_data_set_kept_on_the_device_draws_the_same_batches():
     config = load_config(None, [*SMALL, "data.labelled_fraction=0.3"]).data
     dataset = build_dataset(config, seed=0)

@@ -1,6 +1,7 @@
 """How a step's arithmetic is laid out on its device, without changing what it computes
 beyond rounding: bf16 autocast of the forward passes (`train.precision`), channels-last
-images (`train.channels_last`), and small data sets kept on the GPU."""
+images (`train.channels_last`), the compiled generator (`train.compile`), and small data
+sets kept on the GPU."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def lay_out(module: torch.nn.Module, config: TrainConfig) -> None:
     optimisers are made; the parameters stay the same objects)."""
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
+
+
+def compile_networks(method: torch.nn.Module, config: TrainConfig) -> None:
+    """`train.compile=generator`: the trained generator's forward compiled in place
+    (torch.compile; its parameters and state-dict keys unchanged). The critic and the
+    classifier stay eager: their penalties back-propagate through a gradient, and compiled
+    graphs do not support double backward. The moving-average copy, used only to sample,
+    stays eager too."""
+    if config.compile == "generator":
+        method.generator.compile()
 
 
 def batch_source(dataset: Dataset, device: torch.device, config: TrainConfig) -> Dataset:

@@ -45,6 +45,7 @@ RESUMABLE_KEYS = (
     "train.device",
     "train.precision",
     "train.channels_last",
+    "train.compile",
     "train.device_data_gib",
     "train.threads",
     "train.divergence_retries",
@@ -64,6 +65,7 @@ class Trainer:
         self.dataset = dataset
         self.method = run.method
         layout.lay_out(self.method, self.config.train)  # before the optimisers are made
+        layout.compile_networks(self.method, self.config.train)
         self.autocast = layout.autocast(self.config.train, self.method.device)
         self.memory_format = layout.memory_format(self.config.train, dataset.sample_shape)
         self.batches = layout.batch_source(dataset, self.method.device, self.config.train)

@@ -92,7 +92,7 @@ class LazyCriticGAN(MeanMatchingGAN):
 
     def training_losses(self, batch, step):
         for phase, loss in super().training_losses(batch, step):
-            self.losses_seen.append((phase, step, float(loss)))
+            self.losses_seen.append((phase, step, float(loss.detach())))
             yield phase, loss
 
 
