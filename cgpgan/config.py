@@ -666,6 +666,8 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
         pass
     if dataclasses.is_dataclass(hint):
         raise ConfigError(f"{key}: is a group, give one of its keys")
+    if hint is str and isinstance(value, bool):  # YAML reads off/on/no/yes as booleans
+        raise ConfigError(f"{key}: expected a string, got {value!r} (YAML's reading: quote it)")
     raise ConfigError(f"{key}: expected {getattr(hint, '__name__', text)}, got {value!r}")
 
 

@@ -25,6 +25,9 @@ def test_overrides_are_typed():
     assert config.method.num_categories == 6
     assert isinstance(config.method.lambda_cgp, float) and config.method.lambda_cgp == 1.0
     assert config.train.betas == [0.5, 0.9]
+    # a word YAML reads as a boolean, given to a string option, is refused with the reason
+    with pytest.raises(ConfigError, match="train.compile: expected a string, got False.*quote"):
+        load_config(None, ["train.compile=off"])
 
 
 @pytest.mark.parametrize(
