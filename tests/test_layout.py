@@ -17,10 +17,15 @@ from tests.test_images_run import SMALL as DIGITS
 SMALL = [*DIGITS, "train.batch_size=16", "train.log_every=1", "train.steps=3", "train.device=cpu"]
 
 
+def run_folder(tmp_path, *overrides: str):
+    """Where `first_step_losses` trains the run of these overrides."""
+    return tmp_path / "-".join(overrides or ["default"]).replace("=", "_")
+
+
 def first_step_losses(tmp_path, *overrides: str) -> dict[str, float]:
     """The losses and statistics reported by the first training step."""
     config = load_config(None, [*SMALL, *overrides])
-    out = tmp_path / "-".join(overrides or ["default"]).replace("=", "_")
+    out = run_folder(tmp_path, *overrides)
     train(config, out, progress=False, evaluate=False)
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     return {key: value for key, value in row.items() if key.startswith(("loss/", "penalty/"))}
@@ -40,13 +45,14 @@ def test_channels_last_and_bf16_compute_the_same_step(tmp_path, method):
 
 
 def test_a_compiled_generator_computes_the_same_step_and_resumes(tmp_path):
+    compiling = ("train.steps=2", "train.compile=generator")
     plain = first_step_losses(tmp_path, "train.steps=2")
-    compiled = first_step_losses(tmp_path, "train.steps=2", "train.compile=generator")
+    compiled = first_step_losses(tmp_path, *compiling)
     assert plain and plain.keys() == compiled.keys()
     for name, value in plain.items():
         assert compiled[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
     # its checkpoint holds the same parameter names: a compiled run resumes, eager or not
-    run = tmp_path / "train.steps_2-train.compile_generator"
+    run = run_folder(tmp_path, *compiling)
     config = load_config(None, [*SMALL, "train.steps=3"])
     train(config, run, progress=False, evaluate=False, resume=True)
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
