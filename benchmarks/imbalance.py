@@ -7,8 +7,10 @@ prior cannot adapt); the k-means and Gaussian-mixture baselines of every image r
 CGPGAN (the `gaussians2d` schedule) on 2-D mixtures of 4, 6 and 8 clusters whose smallest
 holds 2% (imbalance up to 20). Over-clustered rows ("K = 16, merged to 10") train CGPGAN
 with 16 categories at ratio 10 and score it after merging its categories into 10 by how
-often images swap category when moved (`cgpgan merge`, cgpgan/merging.py; no label used);
-their live_categories is the number of merged groups. Writes a markdown table per kind of
+often images swap category when moved (`cgpgan merge`, cgpgan/merging.py; no label used),
+and the same runs again in a row of their own ("merged at swap rate 0.05"), merged while two
+groups swap at that rate or more, without the number of classes; their live_categories is
+the number of merged groups. Writes a markdown table per kind of
 data (mean ± std over seeds) and a figure of the prior's trajectory (seed 0 of each image
 configuration without a colon in its label):
 
@@ -65,6 +67,7 @@ IMAGES = {
     ),
 }
 MERGED_TO = 10  # over-clustered rows: their categories merged into this many (`Run.merge`)
+MERGE_RATE = 0.05  # ... and, in a row of their own, merged while two groups swap this often
 OVER_CLUSTERED = {
     f"{preset}, ratio 10: K = 16, merged to {MERGED_TO}": (
         preset,
@@ -120,10 +123,19 @@ def main() -> None:
     rows = table_runs(every, args.only, args.workers)
     finished = [run for row in rows.values() for run in row]
     by_label = {
-        label: [_merged(job, run) if label in OVER_CLUSTERED else run for job, run in row]
+        label: [
+            _merged(job, run, target=MERGED_TO) if label in OVER_CLUSTERED else run
+            for job, run in row
+        ]
         for label, row in rows.items()
     }
-    images = [label for label in IMAGES if label in by_label]
+    for label in OVER_CLUSTERED:  # the same runs merged by the swap rate alone
+        if label in rows:
+            by_label[_by_rate(label)] = [
+                _merged(job, run, min_rate=MERGE_RATE) for job, run in rows[label]
+            ]
+    with_rates = [name for label in IMAGES for name in dict.fromkeys((label, _by_rate(label)))]
+    images = [label for label in with_rates if label in by_label]
     points = [label for label in POINTS if label in by_label]
     sections = []
     if images:
@@ -151,17 +163,17 @@ def main() -> None:
     (docs / "imbalance.md").write_text(_page(sections, figure.name, args) + notes)
 
 
-def _merged(job, metrics: dict) -> dict:
-    """An over-clustered run's metrics with its clustering scored after merging its
-    categories into MERGED_TO (its merge.json, made if missing or for another number)."""
-    import json
+def _by_rate(label: str) -> str:
+    """The row of an over-clustered row's runs merged by the swap rate alone."""
+    return label.replace(f"merged to {MERGED_TO}", f"merged at swap rate {MERGE_RATE}")
 
+
+def _merged(job, metrics: dict, **rule) -> dict:
+    """An over-clustered run's metrics with its clustering scored after merging its
+    categories by `rule` (`Run.merge`'s target or min_rate); merge.json is left as it is."""
     from cgpgan.run import Run
 
-    path = Path(job.directory) / "merge.json"
-    result = json.loads(path.read_text()) if path.is_file() else {}
-    if result.get("target") != MERGED_TO:
-        result = Run.load(job.directory).merge(MERGED_TO)
+    result = Run.load(job.directory).merge(**rule, write=False)
     return {**metrics, **result["scores"], "live_categories": len(result["groups"])}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -31,9 +32,7 @@ def random_affine(
     if images.dim() != 4 or (max_shift <= 0 and max_rotation <= 0 and max_scale <= 0):
         return images
     batch, _, height, width = images.shape
-
-    def uniform(low: float, high: float) -> torch.Tensor:
-        return _uniform(images, generator, low, high)
+    uniform = partial(_uniform, images, generator)  # uniform(low, high): one value per image
 
     shifts = torch.randint(
         -max_shift, max_shift + 1, (batch, 2), generator=generator, device=generator.device
@@ -83,9 +82,7 @@ def random_resized_crop(
     if images.dim() != 4 or (min_scale >= 1 and not flip):
         return images
     batch = images.shape[0]
-
-    def uniform(low: float, high: float) -> torch.Tensor:
-        return _uniform(images, generator, low, high)
+    uniform = partial(_uniform, images, generator)  # uniform(low, high): one value per image
 
     # the crop's width and height as shares of the image's, and its centre in [-1, 1]
     width = height = torch.ones(batch, device=images.device, dtype=images.dtype)

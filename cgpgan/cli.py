@@ -178,11 +178,18 @@ def _parser() -> argparse.ArgumentParser:
     merge = _run_command(
         commands,
         "merge",
-        "merge a run's categories into N by how often images swap category when moved; "
-        "writes RUN_DIR/merge.json and plots/samples_merged.png",
+        "merge a run's categories by how often images swap category when moved, into N "
+        "groups or until no two groups swap at a given rate; writes RUN_DIR/merge.json and "
+        "plots/samples_merged.png",
         _merge,
     )
-    merge.add_argument("--categories", type=int, required=True, help="N, the groups wanted")
+    merge.add_argument("--categories", type=int, help="N, the groups wanted")
+    merge.add_argument(
+        "--min-rate",
+        type=float,
+        default=0.0,
+        help="merge only groups that swap at this rate or more (0 to 1; then N may be left out)",
+    )
     merge.add_argument("--repeats", type=int, default=8, help="moved copies of each item")
     merge.add_argument("--device", default="auto", help=DEVICE_HELP)
 
@@ -420,11 +427,18 @@ def _merge(args) -> int:
     from cgpgan.outputs import draw_merged_grid
     from cgpgan.threads import cpu_threads
 
+    if args.categories is None and args.min_rate <= 0:
+        raise RunError("merge: give --categories N, --min-rate R, or both")
+    if not 0 <= args.min_rate < 1:
+        raise RunError(f"merge: --min-rate must be in [0, 1), got {args.min_rate}")
     run = _run_with_repeats(args)
     with cpu_threads(run.config):
-        result = run.merge(args.categories, args.repeats)
+        target = 1 if args.categories is None else args.categories
+        result = run.merge(target, args.repeats, min_rate=args.min_rate)
         draw_merged_grid(run, Path(args.run_dir) / "plots" / "samples_merged.png", result)
     print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
+    rates = " ".join(f"{rate:.4f}" for rate in result["merge_rates"])
+    print(f"swap rates of the merges: {rates or 'none'}; highest left: {result['next_rate']:.4f}")
     for name, scores in (("before", "scores_before"), ("merged", "scores")):
         if scores in result:
             print(name + ":")

@@ -369,9 +369,10 @@ class Config:
         self.method.validate()
         self.train.validate()
         _check_non_negative("seed", self.seed)
-        if getattr(self.method, "merge_into", 0) and not self.data.is_image:  # CGPGAN's key
+        merges = getattr(self.method, "merges", "")  # CGPGAN's merging keys
+        if merges and not self.data.is_image:
             raise ConfigError(
-                f"method.merge_into: merging moves images, data.name is {self.data.name}"
+                f"method.{merges}: merging moves images, data.name is {self.data.name}"
             )
         if self.network.architecture in ("dcgan", "resnet") and not self.data.is_image:
             raise ConfigError(

@@ -1,5 +1,5 @@
 """Over-cluster, then merge: the categories of a run trained with more categories than
-wanted, merged into `target` groups without labels (`cgpgan merge RUN_DIR --categories N`).
+wanted, merged without labels (`cgpgan merge RUN_DIR --categories N` / `--min-rate R`).
 
 On imbalanced images CGPGAN splits a big class over several categories (by style: slant,
 width) rather than leave its surplus categories dead, and those categories are pure
@@ -13,7 +13,8 @@ image far more often than the categories of two different classes, so:
 2. swaps[i, j] counts the items of category i whose moved copy landed in j;
 3. groups start as the categories that hold an item; the two groups A, B with the highest
    swap rate (swaps from A to B and from B to A, over `repeats` (n_A + n_B)) are merged,
-   until `target` groups remain.
+   until `target` groups remain or, with a `min_rate`, until no two groups swap at that
+   rate or more (a stop that needs no number of classes).
 
 An item's merged category is its category's group; a group's prior is the sum of its
 members' priors. No label is used; where the data have labels the merged clustering is
@@ -25,6 +26,9 @@ plots/samples_merged.png; `Run.sample(group=...)` generates a merged group.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,29 +48,47 @@ def swap_counts(categories: np.ndarray, moved: list[np.ndarray], num_categories:
     return counts
 
 
-def merge_groups(swaps: np.ndarray, sizes: np.ndarray, repeats: int, target: int) -> list:
-    """Greedy merging of the categories with an item (sizes > 0) into `target` groups,
-    the pair with the highest swap rate first (see the module's docstring); each group a
-    sorted list of categories, the groups in order of their smallest category."""
+@dataclass
+class Merging:
+    """The result of `merge_groups`."""
+
+    groups: list[list[int]]  # sorted lists of categories, in order of their smallest category
+    rates: list[float]  # the swap rate of each merge made, in order
+    next_rate: float  # the highest swap rate left between two groups (NaN: one group)
+
+
+def merge_groups(
+    swaps: np.ndarray, sizes: np.ndarray, repeats: int, target: int = 1, min_rate: float = 0.0
+) -> Merging:
+    """Greedy merging of the categories with an item (sizes > 0), the pair of groups with
+    the highest swap rate first (see the module's docstring), until `target` groups remain
+    or the highest rate left is below `min_rate`."""
     if target < 1:
         raise RunError(f"merge: --categories must be at least 1, got {target}")
     groups = [[category] for category in np.flatnonzero(sizes > 0).tolist()]
 
     def rate(a: list, b: list) -> float:
         between = swaps[np.ix_(a, b)].sum() + swaps[np.ix_(b, a)].sum()
-        return between / (repeats * (sizes[a].sum() + sizes[b].sum()))
+        return float(between / (repeats * (sizes[a].sum() + sizes[b].sum())))
 
-    while len(groups) > target:
+    rates: list[float] = []
+    while len(groups) > 1:
         pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
-        i, j = max(pairs, key=lambda pair: rate(groups[pair[0]], groups[pair[1]]))
+        best = {pair: rate(groups[pair[0]], groups[pair[1]]) for pair in pairs}
+        (i, j), highest = max(best.items(), key=lambda item: item[1])
+        if len(groups) <= target or highest < min_rate:
+            return Merging(sorted(groups), rates, highest)
         groups[i] = sorted(groups[i] + groups.pop(j))
-    return sorted(groups)
+        rates.append(highest)
+    return Merging(groups, rates, math.nan)
 
 
-def merge_target(config) -> int:
-    """The groups a run's categories are merged into after training (`method.merge_into`,
-    a CGPGAN setting); 0: none."""
-    return getattr(config.method, "merge_into", 0)
+def merge_rule(config) -> dict | None:
+    """How a run's categories are merged after training (`method.merge_into`,
+    `method.merge_min_rate`, CGPGAN settings): `merge`'s target and min_rate; None: not."""
+    if not getattr(config.method, "merges", ""):
+        return None
+    return {"target": config.method.merge_into or 1, "min_rate": config.method.merge_min_rate}
 
 
 def moves_of(settings) -> tuple[int, float, float]:
@@ -77,10 +99,14 @@ def moves_of(settings) -> tuple[int, float, float]:
 
 
 @torch.no_grad()
-def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
-    """Merge `run`'s categories into `target` groups on `dataset` (its items; labels, if
-    any, for scoring only). Returns the groups, each category's group (-1: a category no
-    item falls in), the groups' priors and, with labels, the merged clustering's scores."""
+def merge(
+    run, dataset, target: int = 1, repeats: int = 8, seed: int = 0, min_rate: float = 0.0
+) -> dict:
+    """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
+    until `target` groups remain or no two groups swap at `min_rate` or more. Returns the
+    groups, each category's group (-1: a category no item falls in), the groups' priors,
+    the swap rate of each merge made and the highest left, and, with labels, the merged
+    clustering's scores."""
     items = dataset.items
     if items.dim() != 4:
         raise RunError("merge: needs image data (the moved copies are shifted images)")
@@ -99,7 +125,9 @@ def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     generator = torch.Generator().manual_seed(seed)
     moved = [categories_of(random_affine(items, generator, *moves)) for _ in range(repeats)]
     sizes = np.bincount(categories, minlength=num_categories)
-    groups = merge_groups(swap_counts(categories, moved, num_categories), sizes, repeats, target)
+    swaps = swap_counts(categories, moved, num_categories)
+    merging = merge_groups(swaps, sizes, repeats, target, min_rate)
+    groups = merging.groups
     group_of = np.full(num_categories, -1)
     for index, members in enumerate(groups):
         group_of[members] = index
@@ -107,8 +135,11 @@ def merge(run, dataset, target: int, repeats: int = 8, seed: int = 0) -> dict:
     group_prior = np.array([prior[members].sum() for members in groups])
     result = {
         "target": target,
+        "min_rate": min_rate,
         "repeats": repeats,
         "groups": groups,
+        "merge_rates": merging.rates,
+        "next_rate": merging.next_rate,
         "category_group": group_of.tolist(),
         "group_prior": group_prior.tolist(),
     }

@@ -167,7 +167,6 @@ class Run:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
         return probabilities.cpu()
 
-    @torch.no_grad()
     def cluster(
         self, x: torch.Tensor, batch_size: int = 500, merged: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,6 +174,11 @@ class Run:
         With `merged`, the first label's merged groups of the run's merge.json instead
         (`Run.merge`), [N, 1]: the group of the item's category, and the sum of Q's
         probabilities over that group's members."""
+        return self._cluster(x, self.merged() if merged else None, batch_size)
+
+    @torch.no_grad()
+    def _cluster(self, x: torch.Tensor, merge: dict | None, batch_size: int = 500):
+        """`cluster`, into the groups of `merge` (a merge.json's contents) if given."""
         if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
             raise RunError(
                 f"data of shape {list(x.shape[1:])} does not fit this run, "
@@ -184,9 +188,8 @@ class Run:
         if probabilities is None:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
         confidence, categories = probabilities.max(dim=2)
-        if not merged:
+        if merge is None:
             return categories, confidence
-        merge = self.merged()
         members = [torch.tensor(group) for group in merge["groups"]]
         sure = torch.stack([probabilities[:, 0, g].sum(dim=1) for g in members], dim=1)
         groups = torch.tensor(merge["category_group"])[categories[:, :1]]
@@ -230,11 +233,12 @@ class Run:
         categories, confidences and file names.
         """
         items = self._items_to_cluster(list(overrides or []), data)
-        categories, confidence = self.cluster(items, merged=merged)
+        merge = self.merged() if merged else None
+        categories, confidence = self._cluster(items, merge)
         result: dict = {"items": len(items), "categories": categories, "confidence": confidence}
         if out is None:
             return result
-        prior = torch.tensor([self.merged()["group_prior"]]) if merged else self.prior
+        prior = self.prior if merge is None else torch.tensor([merge["group_prior"]])
         examples = outputs.write_clusters(Path(out), items, categories, confidence, prior)
         if examples is not None:
             result["examples"] = examples
@@ -299,10 +303,11 @@ class Run:
         baselines by default as `train.eval_baselines`. With `inception` (a local
         Inception-v3 weights file), images also get FID, KID and precision/recall on
         min(train.eval_samples, 5000) real and generated images (RunError for other
-        data). With `method.merge_into` (and not `quick`), the categories are also merged
-        (`Run.merge`): merge.json, the merged scores under `merged` and
-        plots/samples_merged.png. `dataset` is the run's data set when already loaded."""
-        from cgpgan.merging import merge_target
+        data). With `method.merge_into` or `merge_min_rate` (and not `quick`), the
+        categories are also merged (`Run.merge`): merge.json, the merged scores under
+        `merged` and plots/samples_merged.png. `dataset` is the run's data set when
+        already loaded."""
+        from cgpgan.merging import merge_rule
 
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
@@ -310,8 +315,9 @@ class Run:
             self.method, self.config, self.info, dataset, baselines, inception, quick
         )
         merged = None
-        if merge_target(self.config) and not quick:  # over-cluster, then merge
-            merged = self.merge(merge_target(self.config), dataset=dataset, write=write)
+        rule = merge_rule(self.config)
+        if rule is not None and not quick:  # over-cluster, then merge
+            merged = self.merge(**rule, dataset=dataset, write=write)
             metrics["merged"] = {"groups": len(merged["groups"]), **merged.get("scores", {})}
         if write:
             write_json(self.directory / "metrics.json", metrics)
@@ -353,15 +359,23 @@ class Run:
         plot_embedding(self.directory / picture, embedding, classes, title)
         return scores
 
-    def merge(self, target: int, repeats: int = 8, dataset=None, write: bool = True) -> dict:
-        """The run's categories merged into `target` groups by how often images swap
-        category under small moves (`cgpgan.merging`), on its own data set unless
-        `dataset` is given; written to merge.json if `write`."""
+    def merge(
+        self,
+        target: int = 1,
+        repeats: int = 8,
+        dataset=None,
+        write: bool = True,
+        min_rate: float = 0.0,
+    ) -> dict:
+        """The run's categories merged by how often images swap category under small moves
+        (`cgpgan.merging`) until `target` groups remain or no two swap at `min_rate` or
+        more, on its own data set unless `dataset` is given; written to merge.json if
+        `write`."""
         from cgpgan.merging import merge
 
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
-        result = merge(self, dataset, target, repeats, self.config.seed)
+        result = merge(self, dataset, target, repeats, self.config.seed, min_rate)
         if write:
             write_json(self.directory / "merge.json", result)
         return result

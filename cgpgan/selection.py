@@ -71,11 +71,9 @@ def score_sweep(
     record["criterion"] = criterion
     record["settings"] = summarise_settings(trained, clusterings, criterion)
     # first the setting whose seeds have the best mean criterion, then its medoid
-    setting = next(row["setting"] for row in record["settings"] if row.get("selected"))
-    members = [index for index, entry in enumerate(trained) if setting_of(entry) == setting]
-    record["selected"] = setting_medoid(
-        [trained[index] for index in members], [clusterings[index] for index in members], criterion
-    )
+    row = next(row for row in record["settings"] if row.get("selected"))
+    members = [entry for entry in trained if setting_of(entry) == row["setting"]]
+    record["selected"] = setting_medoid(members, row["run_agreement"], criterion)
     record["best_run"] = _best_run(trained, criterion)  # of any setting, for comparison
     if consensus:
         live = int(np.median([entry["scores"]["live_categories"] for entry in trained]))
@@ -161,9 +159,10 @@ def summarise_settings(
     trained: list[dict], clusterings: list[np.ndarray], criterion: str
 ) -> list[dict]:
     """Per grid setting (a run's overrides without its seed): the live categories and prior
-    entropy over seeds (mean, std), the criterion's mean, `seed_agreement` (the mean ARI
-    between the setting's own runs: how reproducible its clustering is over seeds); the
-    setting with the best mean criterion marked `selected`."""
+    entropy over seeds (mean, std), the criterion's mean, `run_agreement` (each run's mean
+    ARI with the setting's other runs, in the sweep's order) and its mean `seed_agreement`
+    (how reproducible the setting's clustering is over seeds); the setting with the best
+    mean criterion marked `selected`."""
     groups: dict[str, list[int]] = {}
     for index, entry in enumerate(trained):
         groups.setdefault(setting_of(entry), []).append(index)
@@ -174,8 +173,8 @@ def summarise_settings(
         for name in ("live_categories", "prior_entropy", criterion):
             values = np.array([entry["scores"][name] for entry in entries], dtype=float)
             row[name] = {"mean": float(values.mean()), "std": float(values.std())}
-        within = mean_pairwise_ari([clusterings[index] for index in indices])
-        row["seed_agreement"] = float(np.mean(within))
+        row["run_agreement"] = mean_pairwise_ari([clusterings[index] for index in indices])
+        row["seed_agreement"] = float(np.mean(row["run_agreement"]))
         if all("metrics" in entry for entry in entries):
             accuracy = np.array([entry["metrics"]["accuracy"] for entry in entries])
             row["accuracy"] = {"mean": float(accuracy.mean()), "std": float(accuracy.std())}
@@ -190,11 +189,10 @@ def setting_of(entry: dict) -> str:
     return setting or "(none)"
 
 
-def setting_medoid(entries: list[dict], clusterings: list[np.ndarray], criterion: str) -> str:
-    """The directory of the run (of one setting) whose clustering agrees best (mean ARI)
-    with the setting's other runs; a tie (always, with two seeds) goes to the run with the
-    highest criterion."""
-    within = mean_pairwise_ari(clusterings)
+def setting_medoid(entries: list[dict], within: list[float], criterion: str) -> str:
+    """The directory of the run (of one setting) whose clustering agrees best with the
+    setting's other runs (`within`: each run's mean ARI with them, `mean_pairwise_ari`); a
+    tie (always, with two seeds) goes to the run with the highest criterion."""
     best = max((value for value in within if not math.isnan(value)), default=math.nan)
     tied = [
         entry

@@ -31,9 +31,18 @@ def test_merge_groups_joins_the_categories_that_swap_most():
     swaps[0, 1], swaps[1, 0] = 60, 40  # 0 and 1 split one class: rate 100 / (4 * 150)
     swaps[2, 3], swaps[3, 2] = 30, 34  # 2 and 3 likewise: rate 64 / (4 * 160)
     swaps[3, 4] = 10  # 3 and 4 rarely: rate 10 / (4 * 120)
-    assert merge_groups(swaps, sizes, 4, 3) == [[0, 1], [2, 3], [4]]
-    assert merge_groups(swaps, sizes, 4, 4) == [[0, 1], [2], [3], [4]]
-    assert merge_groups(swaps, sizes, 4, 10) == [[0], [1], [2], [3], [4]]  # no empty group
+    merging = merge_groups(swaps, sizes, 4, 3)
+    assert merging.groups == [[0, 1], [2, 3], [4]]
+    assert merging.rates == [100 / (4 * 150), 64 / (4 * 160)]
+    assert merging.next_rate == pytest.approx(10 / (4 * 200))  # {2, 3} and {4}
+    assert merge_groups(swaps, sizes, 4, 4).groups == [[0, 1], [2], [3], [4]]
+    alone = merge_groups(swaps, sizes, 4, 10)
+    assert alone.groups == [[0], [1], [2], [3], [4]] and alone.rates == []  # no empty group
+    assert merge_groups(swaps, sizes, 4).groups == [[0, 1, 2, 3, 4]]
+    # without a number of groups: merged while the highest rate is at least min_rate
+    assert merge_groups(swaps, sizes, 4, min_rate=0.11).groups == [[0, 1], [2], [3], [4]]
+    assert merge_groups(swaps, sizes, 4, min_rate=0.1).groups == [[0, 1], [2, 3], [4]]
+    assert merge_groups(swaps, sizes, 4, 4, min_rate=0.01).groups == [[0, 1], [2], [3], [4]]
     with pytest.raises(RunError, match="at least 1"):
         merge_groups(swaps, sizes, 4, 0)
 
@@ -77,6 +86,21 @@ def test_merge_refuses_points_and_a_bad_count(digits_run, tmp_path, capsys):
     assert main(["merge", str(digits_run.directory), "--categories", "0"]) != 0
     assert "at least 1" in capsys.readouterr().err
     assert main(["merge", str(digits_run.directory), "--categories", "2", "--repeats", "0"]) != 0
+    assert main(["merge", str(digits_run.directory)]) != 0
+    assert "give --categories N, --min-rate R, or both" in capsys.readouterr().err
+    assert main(["merge", str(digits_run.directory), "--min-rate", "1.5"]) != 0
+    assert "--min-rate must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_merge_by_rate_stops_where_no_two_groups_swap_at_that_rate(digits_run, capsys):
+    arguments = ["merge", str(digits_run.directory), "--repeats", "2", "--min-rate", "0.05"]
+    assert main(arguments) == 0
+    assert "swap rates of the merges" in capsys.readouterr().out
+    result = json.loads((digits_run.directory / "merge.json").read_text())
+    assert result["min_rate"] == 0.05 and result["target"] == 1
+    assert all(rate >= 0.05 for rate in result["merge_rates"]) and result["next_rate"] < 0.05
+    live = len({c for group in result["groups"] for c in group})
+    assert len(result["groups"]) == live - len(result["merge_rates"])
 
 
 def test_cluster_merged_gives_each_item_its_categorys_group(digits_run, tmp_path, capsys):
@@ -154,6 +178,10 @@ def test_merge_into_is_checked_before_training():
         load_config(None, [*SMALL, "method.merge_into=10"])
     with pytest.raises(ConfigError, match="merging moves images"):
         load_config(None, ["method.merge_into=2"])  # 2-D points
+    with pytest.raises(ConfigError, match="merge_min_rate: merging moves images"):
+        load_config(None, ["method.merge_min_rate=0.05"])
+    with pytest.raises(ConfigError, match="merge_min_rate"):
+        load_config(None, [*SMALL, "method.merge_min_rate=1"])
     still = ["method.augment_shift=0", "method.augment_rotation=0", "method.augment_scale=0"]
     with pytest.raises(ConfigError, match="needs moves"):
         load_config(None, [*SMALL, *still, "method.merge_into=3"])

@@ -417,6 +417,20 @@ def test_interrupted_evaluate_leaves_the_old_metrics(tmp_path, monkeypatch, caps
     assert not list(run.directory.glob(".*.tmp"))
 
 
+def test_an_evaluation_that_fails_keeps_the_checkpoint_of_its_step(tmp_path, monkeypatch):
+    config = tiny("cgpgan", "train.steps=4", "train.checkpoint_every=2", "train.eval_every=2")
+
+    def failing(run, dataset, step):
+        raise RuntimeError(f"evaluation failed at step {step}")
+
+    monkeypatch.setattr("cgpgan.training.loop._evaluate_now", failing)
+    with pytest.raises(RuntimeError, match="at step 2"):
+        train(config, tmp_path / "run", progress=False)
+    assert checkpoint.checkpoint_steps(tmp_path / "run") == [2]
+    monkeypatch.undo()
+    assert train(config, tmp_path / "run", progress=False, resume=True).info["step"] == 4
+
+
 def test_bad_data_never_touches_an_existing_run_directory(tmp_path, capsys):
     run = train(tiny("cgpgan"), tmp_path / "run", progress=False)
     files = {path: path.read_bytes() for path in run.directory.rglob("*") if path.is_file()}

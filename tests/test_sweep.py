@@ -81,11 +81,13 @@ def test_the_selected_run_is_its_settings_medoid_and_a_tie_goes_to_the_criterion
 
     # the medoid, not the run with the highest criterion
     clusterings = [near_a, a, also_near_a, other]
-    assert setting_medoid(runs(0.8, 0.1, 0.8, 0.9), clusterings, "agreement") == "run1"
+    within = mean_pairwise_ari(clusterings)
+    assert setting_medoid(runs(0.8, 0.1, 0.8, 0.9), within, "agreement") == "run1"
     # two seeds agree with each other equally: the criterion decides
-    assert setting_medoid(runs(0.3, 0.7), [a, other], "agreement") == "run1"
-    assert setting_medoid(runs(0.8, 0.7), [a, other], "agreement") == "run0"
-    assert setting_medoid(runs(0.5), [a], "agreement") == "run0"  # one seed
+    two = mean_pairwise_ari([a, other])
+    assert setting_medoid(runs(0.3, 0.7), two, "agreement") == "run1"
+    assert setting_medoid(runs(0.8, 0.7), two, "agreement") == "run0"
+    assert setting_medoid(runs(0.5), mean_pairwise_ari([a]), "agreement") == "run0"  # one seed
 
 
 def test_consensus_recovers_the_clusters_most_runs_agree_on():

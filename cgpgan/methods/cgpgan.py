@@ -47,6 +47,9 @@ class CGPGANConfig(VCAGANConfig):
     # groups by how often real images swap category under the moves above (`cgpgan merge`:
     # merge.json, metrics merged.*); 0: keep the K categories
     merge_into: int = 0
+    # ... or (and) merged while the two groups that swap most do so at this rate or more,
+    # without a number of groups given; 0: merge_into alone decides
+    merge_min_rate: float = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -61,18 +64,23 @@ class CGPGANConfig(VCAGANConfig):
             "augment_rotation",
             "merge_into",
         )
-        check_below_one(self, "real_consistency_threshold", "augment_scale")
+        check_below_one(self, "real_consistency_threshold", "augment_scale", "merge_min_rate")
         if self.merge_into >= self.num_categories:
             raise ConfigError(
                 f"method.merge_into: must be below method.num_categories "
                 f"({self.num_categories}), got {self.merge_into}"
             )
         moves = (self.augment_shift, self.augment_rotation, self.augment_scale)
-        if self.merge_into and not any(moves):
+        if self.merges and not any(moves):
             raise ConfigError(
-                "method.merge_into: merging needs moves (method.augment_shift, "
+                f"method.{self.merges}: merging needs moves (method.augment_shift, "
                 "augment_rotation or augment_scale above 0)"
             )
+
+    @property
+    def merges(self) -> str:
+        """The key that asks for merging after training ('' if none)."""
+        return "merge_into" if self.merge_into else "merge_min_rate" if self.merge_min_rate else ""
 
 
 class CGPGAN(Method):

@@ -211,7 +211,12 @@ class Trainer:
                     log = _open_log(self.run.directory)
                     continue
                 bar.update(1)
-                row = self._log(log, writer)
+                try:
+                    row = self._log(log, writer)
+                except Exception:  # e.g. an evaluation that failed: keep the step's training
+                    if checkpointing:
+                        self.save_checkpoint()
+                    raise
                 if row:
                     bar.set_postfix(_progress_fields(row), refresh=False)
                 if checkpointing:
