@@ -10,9 +10,9 @@ with 16 categories at ratio 10 and score it after merging its categories into 10
 often images swap category when moved (`cgpgan merge`, cgpgan/merging.py; no label used),
 and the same runs again in a row of their own ("merged at swap rate 0.05"), merged while two
 groups swap at that rate or more, without the number of classes; their live_categories is
-the number of merged groups. Writes a markdown table per kind of
-data (mean ± std over seeds) and a figure of the prior's trajectory (seed 0 of each image
-configuration without a colon in its label):
+the number of merged groups. Writes a markdown table per kind of data (mean ± std over
+seeds) and a figure of the prior's trajectory (seed 0 of each image configuration without a
+colon in its label):
 
     .venv/bin/python benchmarks/imbalance.py --seeds 3 --workers 2
 

@@ -429,8 +429,6 @@ def _merge(args) -> int:
 
     if args.categories is None and args.min_rate <= 0:
         raise RunError("merge: give --categories N, --min-rate R, or both")
-    if not 0 <= args.min_rate < 1:
-        raise RunError(f"merge: --min-rate must be in [0, 1), got {args.min_rate}")
     run = _run_with_repeats(args)
     with cpu_threads(run.config):
         target = 1 if args.categories is None else args.categories

@@ -65,6 +65,8 @@ def merge_groups(
     or the highest rate left is below `min_rate`."""
     if target < 1:
         raise RunError(f"merge: --categories must be at least 1, got {target}")
+    if not 0 <= min_rate < 1:
+        raise RunError(f"merge: --min-rate must be in [0, 1), got {min_rate}")
     groups = [[category] for category in np.flatnonzero(sizes > 0).tolist()]
 
     def rate(a: list, b: list) -> float:

@@ -45,6 +45,8 @@ def test_merge_groups_joins_the_categories_that_swap_most():
     assert merge_groups(swaps, sizes, 4, 4, min_rate=0.01).groups == [[0, 1], [2], [3], [4]]
     with pytest.raises(RunError, match="at least 1"):
         merge_groups(swaps, sizes, 4, 0)
+    with pytest.raises(RunError, match="min-rate must be in"):
+        merge_groups(swaps, sizes, 4, min_rate=1.0)
 
 
 @pytest.fixture(scope="module")
