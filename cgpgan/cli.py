@@ -437,7 +437,11 @@ def _merge(args) -> int:
     print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
     rates = " ".join(f"{rate:.4f}" for rate in result["merge_rates"])
     print(f"swap rates of the merges: {rates or 'none'}; highest left: {result['next_rate']:.4f}")
-    for name, scores in (("before", "scores_before"), ("merged", "scores")):
+    for name, scores in (
+        ("before", "scores_before"),
+        ("merged", "scores"),
+        ("grouped by majority class (labels; for reference)", "scores_by_majority"),
+    ):
         if scores in result:
             print(name + ":")
             _print_metrics(result[scores])

@@ -18,7 +18,11 @@ image far more often than the categories of two different classes, so:
 
 An item's merged category is its category's group; a group's prior is the sum of its
 members' priors. No label is used; where the data have labels the merged clustering is
-scored like the run's own (accuracy, many-to-one, NMI, ARI, prior_class_error).
+scored like the run's own (accuracy, many-to-one, NMI, ARI, prior_class_error), and so is,
+for reference, the grouping the labels would choose: every category with the others whose
+items are mostly of the same class (`scores_by_majority`). What separates the merged
+scores from those is the merging's doing; what separates those from perfect, training's
+(categories that mix classes, classes without a category of their own).
 
 With `method.merge_into` set, CGPGAN merges at the end of training: the run's evaluation
 writes merge.json and the merged scores (metrics.json `merged`), and its pictures include
@@ -48,6 +52,17 @@ def swap_counts(categories: np.ndarray, moved: list[np.ndarray], num_categories:
     return counts
 
 
+def majority_groups(categories: np.ndarray, labels: np.ndarray, num_categories: int):
+    """The categories holding an item grouped by the class most of their items belong to,
+    the groups in order of that class: the grouping labels would choose."""
+    majority = {
+        int(category): int(np.bincount(labels[categories == category]).argmax())
+        for category in np.unique(categories)
+    }
+    classes = sorted(set(majority.values()))
+    return [[c for c in range(num_categories) if majority.get(c) == k] for k in classes]
+
+
 @dataclass
 class Merging:
     """The result of `merge_groups`."""
@@ -57,26 +72,34 @@ class Merging:
     next_rate: float  # the highest swap rate left between two groups (NaN: one group)
 
 
+def pooled_rate(swaps: np.ndarray, sizes: np.ndarray, repeats: int, a: list, b: list) -> float:
+    """The swap rate of groups `a` and `b`: swaps from a to b and from b to a, over all the
+    moved copies of both (the module's docstring)."""
+    between = swaps[np.ix_(a, b)].sum() + swaps[np.ix_(b, a)].sum()
+    return float(between / (repeats * (sizes[a].sum() + sizes[b].sum())))
+
+
 def merge_groups(
-    swaps: np.ndarray, sizes: np.ndarray, repeats: int, target: int = 1, min_rate: float = 0.0
+    swaps: np.ndarray,
+    sizes: np.ndarray,
+    repeats: int,
+    target: int = 1,
+    min_rate: float = 0.0,
+    linkage=pooled_rate,
 ) -> Merging:
     """Greedy merging of the categories with an item (sizes > 0), the pair of groups with
     the highest swap rate first (see the module's docstring), until `target` groups remain
-    or the highest rate left is below `min_rate`."""
+    or the highest rate left is below `min_rate`. `linkage(swaps, sizes, repeats, a, b)`
+    is the rate of two groups (lists of categories)."""
     if target < 1:
         raise RunError(f"merge: --categories must be at least 1, got {target}")
     if not 0 <= min_rate < 1:
         raise RunError(f"merge: --min-rate must be in [0, 1), got {min_rate}")
     groups = [[category] for category in np.flatnonzero(sizes > 0).tolist()]
-
-    def rate(a: list, b: list) -> float:
-        between = swaps[np.ix_(a, b)].sum() + swaps[np.ix_(b, a)].sum()
-        return float(between / (repeats * (sizes[a].sum() + sizes[b].sum())))
-
     rates: list[float] = []
     while len(groups) > 1:
         pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
-        best = {pair: rate(groups[pair[0]], groups[pair[1]]) for pair in pairs}
+        best = {(i, j): linkage(swaps, sizes, repeats, groups[i], groups[j]) for i, j in pairs}
         (i, j), highest = max(best.items(), key=lambda item: item[1])
         if len(groups) <= target or highest < min_rate:
             return Merging(sorted(groups), rates, highest)
@@ -101,15 +124,9 @@ def moves_of(settings) -> tuple[int, float, float]:
 
 
 @torch.no_grad()
-def merge(
-    run, dataset, target: int = 1, repeats: int = 8, seed: int = 0, min_rate: float = 0.0
-) -> dict:
-    """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
-    until `target` groups remain or no two groups swap at `min_rate` or more. Returns the
-    groups, each category's group (-1: a category no item falls in), the groups' priors,
-    the swap rate of each merge made and the highest left, and, with labels, the merged
-    clustering's scores."""
-    items = dataset.items
+def category_swaps(run, items: torch.Tensor, repeats: int, seed: int):
+    """Each item's category (argmax Q(x), first label) and the swap counts of `repeats`
+    moved copies of every item (`swap_counts`), the moves the run's method's."""
     if items.dim() != 4:
         raise RunError("merge: needs image data (the moved copies are shifted images)")
     moves = moves_of(run.config.method)
@@ -120,26 +137,32 @@ def merge(
         )
 
     def categories_of(x: torch.Tensor) -> np.ndarray:
-        return run.cluster(x)[0][:, 0].numpy()  # argmax Q(x) of the first label
+        return run.cluster(x)[0][:, 0].numpy()
 
     categories = categories_of(items)
-    num_categories = run.prior.shape[1]
     generator = torch.Generator().manual_seed(seed)
     moved = [categories_of(random_affine(items, generator, *moves)) for _ in range(repeats)]
-    sizes = np.bincount(categories, minlength=num_categories)
-    swaps = swap_counts(categories, moved, num_categories)
-    merging = merge_groups(swaps, sizes, repeats, target, min_rate)
-    groups = merging.groups
-    group_of = np.full(num_categories, -1)
-    for index, members in enumerate(groups):
-        group_of[members] = index
+    return categories, swap_counts(categories, moved, run.prior.shape[1])
+
+
+def merge(
+    run, dataset, target: int = 1, repeats: int = 8, seed: int = 0, min_rate: float = 0.0
+) -> dict:
+    """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
+    until `target` groups remain or no two groups swap at `min_rate` or more. Returns the
+    groups, each category's group (-1: a category no item falls in), the groups' priors,
+    the swap rate of each merge made and the highest left, and, with labels, the merged
+    clustering's scores."""
+    categories, swaps = category_swaps(run, dataset.items, repeats, seed)
     prior = run.prior[0].numpy()
-    group_prior = np.array([prior[members].sum() for members in groups])
+    sizes = np.bincount(categories, minlength=len(prior))
+    merging = merge_groups(swaps, sizes, repeats, target, min_rate)
+    group_of, group_prior = grouping(merging.groups, prior)
     result = {
         "target": target,
         "min_rate": min_rate,
         "repeats": repeats,
-        "groups": groups,
+        "groups": merging.groups,
         "merge_rates": merging.rates,
         "next_rate": merging.next_rate,
         "category_group": group_of.tolist(),
@@ -147,10 +170,27 @@ def merge(
     }
     if getattr(dataset, "labels", None) is not None:
         labels = dataset.labels.numpy()
-        scores = clustering_of(group_of[categories], labels, group_prior)
-        scores.pop("contingency")
-        before = clustering_of(categories, labels, prior)
-        before.pop("contingency")
-        result["scores"] = scores
-        result["scores_before"] = before
+        majority = majority_groups(categories, labels, len(prior))
+        result["scores"] = grouped_scores(merging.groups, categories, labels, prior)
+        result["scores_before"] = grouped_scores(None, categories, labels, prior)
+        result["scores_by_majority"] = grouped_scores(majority, categories, labels, prior)
     return result
+
+
+def grouping(groups: list[list[int]], prior: np.ndarray):
+    """Each category's group (-1: in none) and each group's prior (its members' sum)."""
+    group_of = np.full(len(prior), -1)
+    for index, members in enumerate(groups):
+        group_of[members] = index
+    return group_of, np.array([prior[members].sum() for members in groups])
+
+
+def grouped_scores(groups, categories: np.ndarray, labels: np.ndarray, prior: np.ndarray):
+    """The clustering scores of the items' `categories` merged into `groups` (None: not
+    merged), a group's prior its members' sum."""
+    if groups is not None:
+        group_of, prior = grouping(groups, prior)
+        categories = group_of[categories]
+    scores = clustering_of(categories, labels, prior)
+    scores.pop("contingency")
+    return scores

@@ -3,6 +3,8 @@ on a short digits run."""
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import torch
 from cgpgan import ConfigError, RunError, load_config, train
 from cgpgan.cli import main
 from cgpgan.data import build_dataset
-from cgpgan.merging import merge_groups, moves_of, swap_counts
+from cgpgan.merging import majority_groups, merge_groups, moves_of, swap_counts
 from cgpgan.metrics.clustering import hungarian_accuracy, many_to_one_accuracy
 from tests.conftest import tiny
 from tests.test_images_run import SMALL
@@ -79,6 +81,18 @@ def test_merge_command_writes_a_partition_of_the_live_categories(digits_run, cap
         many_to_one_accuracy(merged, labels)
     )
     assert many_to_one_accuracy(merged, labels) <= many_to_one_accuracy(categories, labels)
+    # the grouping labels would choose: each category with its majority class's; each
+    # group then has its own class, so the one-to-one accuracy is the categories' purity
+    purity = many_to_one_accuracy(categories, labels)
+    assert result["scores_by_majority"]["accuracy"] == pytest.approx(purity)
+    assert result["scores_by_majority"]["accuracy_many_to_one"] == pytest.approx(purity)
+
+
+def test_majority_groups_put_each_category_with_its_class():
+    categories = np.array([0, 0, 1, 1, 3, 3, 3])
+    labels = np.array([5, 5, 2, 5, 2, 2, 7])
+    # category 0: class 5; 1: a tie of 2 and 5, the smaller wins; 3: class 2; 2 holds none
+    assert majority_groups(categories, labels, 4) == [[1, 3], [0]]
 
 
 def test_merge_refuses_points_and_a_bad_count(digits_run, tmp_path, capsys):
@@ -224,3 +238,15 @@ def test_a_group_samples_its_members_in_proportion_to_their_priors(digits_run, t
     arguments = ["sample", str(digits_run.directory), "--group", str(group), "-n", "50"]
     assert main([*arguments, "--out", str(out)]) == 0
     assert set(np.load(out)["categories"][:, 0].tolist()) <= set(members)
+
+
+def test_the_merging_rules_benchmark_scores_cgpgans_rule_as_the_command_does(digits_run):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from merge_rules import LINKAGES, REFERENCE, scores_of
+
+    kind, scores = scores_of(digits_run.directory, 4, 2)
+    assert kind.startswith("digits") and set(scores) == {*LINKAGES, REFERENCE}
+    merged = digits_run.merge(4, 2, write=False)  # the same seed and moves as the benchmark
+    assert scores["pooled"] == pytest.approx(merged["scores"])
+    for name in LINKAGES:  # no grouping of these categories is purer than the majority one
+        assert scores[name]["accuracy_many_to_one"] <= scores[REFERENCE]["accuracy"] + 1e-12
