@@ -151,8 +151,9 @@ def merge(
     """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
     until `target` groups remain or no two groups swap at `min_rate` or more. Returns the
     groups, each category's group (-1: a category no item falls in), the groups' priors,
-    the swap rate of each merge made and the highest left, and, with labels, the merged
-    clustering's scores."""
+    the swap rate of each merge made and the highest left, and, with labels, the scores of
+    the merged clustering, of the categories unmerged and of their grouping by majority
+    class (`majority_groups`, a reference)."""
     categories, swaps = category_swaps(run, dataset.items, repeats, seed)
     prior = run.prior[0].numpy()
     sizes = np.bincount(categories, minlength=len(prior))
