@@ -40,6 +40,7 @@ import torch
 from cgpgan.augment import random_affine
 from cgpgan.errors import RunError
 from cgpgan.methods.cgpgan import CGPGANConfig
+from cgpgan.metrics.clustering import contingency
 from cgpgan.metrics.images import clustering_of
 
 
@@ -55,12 +56,10 @@ def swap_counts(categories: np.ndarray, moved: list[np.ndarray], num_categories:
 def majority_groups(categories: np.ndarray, labels: np.ndarray, num_categories: int):
     """The categories holding an item grouped by the class most of their items belong to,
     the groups in order of that class: the grouping labels would choose."""
-    majority = {
-        int(category): int(np.bincount(labels[categories == category]).argmax())
-        for category in np.unique(categories)
-    }
-    classes = sorted(set(majority.values()))
-    return [[c for c in range(num_categories) if majority.get(c) == k] for k in classes]
+    table = contingency(categories, labels, num_categories)
+    live = table.sum(axis=1) > 0
+    majority = np.where(live, table.argmax(axis=1), -1)
+    return [np.flatnonzero(majority == k).tolist() for k in np.unique(majority[live])]
 
 
 @dataclass
