@@ -7,12 +7,12 @@ prior cannot adapt); the k-means and Gaussian-mixture baselines of every image r
 CGPGAN (the `gaussians2d` schedule) on 2-D mixtures of 4, 6 and 8 clusters whose smallest
 holds 2% (imbalance up to 20). Over-clustered rows ("K = 16, merged to 10") train CGPGAN
 with 16 categories at ratio 10 and score it after merging its categories into 10 by how
-often images swap category when moved (`cgpgan merge`, cgpgan/merging.py; no label used),
-and the same runs again in a row of their own ("merged at swap rate 0.05"), merged while two
-groups swap at that rate or more, without the number of classes; their live_categories is
-the number of merged groups. Writes a markdown table per kind of data (mean ± std over
-seeds) and a figure of the prior's trajectory (seed 0 of each image configuration without a
-colon in its label):
+often images swap category when moved (`cgpgan merge`, cgpgan/merging.py, its default
+modularity linkage; no label used), and the same runs again in a row of their own ("merged
+at swap rate 0.05"), merged by the swap rate while two groups swap at that rate or more,
+without the number of classes; their live_categories is the number of merged groups.
+Writes a markdown table per kind of data (mean ± std over seeds) and a figure of the
+prior's trajectory (seed 0 of each image configuration without a colon in its label):
 
     .venv/bin/python benchmarks/imbalance.py --seeds 3 --workers 2
 
@@ -132,7 +132,8 @@ def main() -> None:
     for label in OVER_CLUSTERED:  # the same runs merged by the swap rate alone
         if label in rows:
             by_label[_by_rate(label)] = [
-                _merged(job, run, min_rate=MERGE_RATE) for job, run in rows[label]
+                _merged(job, run, min_rate=MERGE_RATE, linkage="swap_rate")
+                for job, run in rows[label]
             ]
     with_rates = [name for label in IMAGES for name in dict.fromkeys((label, _by_rate(label)))]
     images = [label for label in with_rates if label in by_label]
@@ -170,7 +171,8 @@ def _by_rate(label: str) -> str:
 
 def _merged(job, metrics: dict, **rule) -> dict:
     """An over-clustered run's metrics with its clustering scored after merging its
-    categories by `rule` (`Run.merge`'s target or min_rate); merge.json is left as it is."""
+    categories by `rule` (`Run.merge`'s target or min_rate, and linkage); merge.json is left
+    as it is."""
     from cgpgan.run import Run
 
     result = Run.load(job.directory).merge(**rule, write=False)

@@ -34,6 +34,7 @@ from cgpgan.merging import (  # noqa: E402
     grouped_scores,
     majority_groups,
     merge_groups,
+    modularity_gain,
     pooled_rate,
 )
 
@@ -52,7 +53,11 @@ def _pairwise(swaps: np.ndarray, sizes: np.ndarray, repeats: int, a: list, b: li
 
 
 LINKAGES = {  # name: (what it is, linkage(swaps, sizes, repeats, a, b))
-    "pooled": ("swaps both ways over both groups' copies (`cgpgan merge`)", pooled_rate),
+    "modularity": (
+        "the gain in modularity of the graph of swaps (`cgpgan merge`'s default)",
+        modularity_gain,
+    ),
+    "pooled": ("swaps both ways over both groups' copies (`--linkage swap_rate`)", pooled_rate),
     "larger share": ("the larger of the two directed shares", lambda *g: max(_directed(*g))),
     "mean share": ("the mean of the two directed shares", lambda *g: np.mean(_directed(*g))),
     "geometric share": (

@@ -179,8 +179,8 @@ def _parser() -> argparse.ArgumentParser:
         commands,
         "merge",
         "merge a run's categories by how often images swap category when moved, into N "
-        "groups or until no two groups swap at a given rate; writes RUN_DIR/merge.json and "
-        "plots/samples_merged.png",
+        "groups or until the next two groups to merge swap at less than a given rate; writes "
+        "RUN_DIR/merge.json and plots/samples_merged.png",
         _merge,
     )
     merge.add_argument("--categories", type=int, help="N, the groups wanted")
@@ -188,7 +188,13 @@ def _parser() -> argparse.ArgumentParser:
         "--min-rate",
         type=float,
         default=0.0,
-        help="merge only groups that swap at this rate or more (0 to 1; then N may be left out)",
+        help="stop before a merge of two groups that swap at a lower rate (0 to 1; then N may "
+        "be left out)",
+    )
+    merge.add_argument(
+        "--linkage",
+        help="which two groups merge next: modularity or swap_rate (default: the run's "
+        "method.merge_linkage, else modularity)",
     )
     merge.add_argument("--repeats", type=int, default=8, help="moved copies of each item")
     merge.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -432,11 +438,12 @@ def _merge(args) -> int:
     run = _run_with_repeats(args)
     with cpu_threads(run.config):
         target = 1 if args.categories is None else args.categories
-        result = run.merge(target, args.repeats, min_rate=args.min_rate)
+        result = run.merge(target, args.repeats, min_rate=args.min_rate, linkage=args.linkage)
         draw_merged_grid(run, Path(args.run_dir) / "plots" / "samples_merged.png", result)
-    print("groups:", " ".join("+".join(map(str, group)) for group in result["groups"]))
+    groups = " ".join("+".join(map(str, group)) for group in result["groups"])
+    print(f"groups ({result['linkage']} linkage): {groups}")
     rates = " ".join(f"{rate:.4f}" for rate in result["merge_rates"])
-    print(f"swap rates of the merges: {rates or 'none'}; highest left: {result['next_rate']:.4f}")
+    print(f"swap rates of the merges: {rates or 'none'}; of the next: {result['next_rate']:.4f}")
     for name, scores in (
         ("before", "scores_before"),
         ("merged", "scores"),

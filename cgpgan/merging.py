@@ -11,10 +11,18 @@ image far more often than the categories of two different classes, so:
    `method.augment_shift`, `augment_rotation`, `augment_scale`; for a method without
    them CGPGAN's defaults, shifts of up to 2 pixels) its category c(moved x);
 2. swaps[i, j] counts the items of category i whose moved copy landed in j;
-3. groups start as the categories that hold an item; the two groups A, B with the highest
-   swap rate (swaps from A to B and from B to A, over `repeats` (n_A + n_B)) are merged,
-   until `target` groups remain or, with a `min_rate`, until no two groups swap at that
-   rate or more (a stop that needs no number of classes).
+3. groups start as the categories that hold an item, and the two groups that the
+   linkage (`LINKAGES`) rates highest are merged, until `target` groups remain or, with a
+   `min_rate`, until the next two groups to merge swap at a lower rate (a stop that needs
+   no number of classes). The swap rate of groups A and B: swaps from A to B and from B
+   to A, over `repeats` (n_A + n_B). The linkages:
+   - `modularity` (the default): the gain in Newman's modularity of the graph whose edge
+     weights are the swaps between categories, `2 (e_AB - a_A a_B)` with e_AB the share
+     of all swaps that fall between A and B and a_A the share that start or end in A.
+     Against the swap rate it discounts a category that swaps with many others (one that
+     mixes two classes, on the border of both), which the swap rate joins to whichever
+     neighbour it swaps with most;
+   - `swap_rate`: the swap rate itself (greedy merging by the pooled rate).
 
 An item's merged category is its category's group; a group's prior is the sum of its
 members' priors. No label is used; where the data have labels the merged clustering is
@@ -68,7 +76,7 @@ class Merging:
 
     groups: list[list[int]]  # sorted lists of categories, in order of their smallest category
     rates: list[float]  # the swap rate of each merge made, in order
-    next_rate: float  # the highest swap rate left between two groups (NaN: one group)
+    next_rate: float  # the swap rate of the merge the linkage would make next (NaN: one group)
 
 
 def pooled_rate(swaps: np.ndarray, sizes: np.ndarray, repeats: int, a: list, b: list) -> float:
@@ -78,18 +86,34 @@ def pooled_rate(swaps: np.ndarray, sizes: np.ndarray, repeats: int, a: list, b: 
     return float(between / (repeats * (sizes[a].sum() + sizes[b].sum())))
 
 
+def modularity_gain(swaps: np.ndarray, sizes: np.ndarray, repeats: int, a: list, b: list):
+    """The gain in modularity of merging groups `a` and `b` in the graph of the swaps
+    between categories (the module's docstring); 0 if nothing swaps."""
+    between = swaps - np.diag(np.diag(swaps))
+    links = (between + between.T).astype(np.float64)
+    total = links.sum()
+    if total == 0:
+        return 0.0
+    share = links.sum(axis=1) / total
+    return float(2 * (links[np.ix_(a, b)].sum() / total - share[a].sum() * share[b].sum()))
+
+
+LINKAGES = {"modularity": modularity_gain, "swap_rate": pooled_rate}
+
+
 def merge_groups(
     swaps: np.ndarray,
     sizes: np.ndarray,
     repeats: int,
     target: int = 1,
     min_rate: float = 0.0,
-    linkage=pooled_rate,
+    linkage=modularity_gain,
 ) -> Merging:
-    """Greedy merging of the categories with an item (sizes > 0), the pair of groups with
-    the highest swap rate first (see the module's docstring), until `target` groups remain
-    or the highest rate left is below `min_rate`. `linkage(swaps, sizes, repeats, a, b)`
-    is the rate of two groups (lists of categories)."""
+    """Greedy merging of the categories with an item (sizes > 0): the pair of groups that
+    `linkage(swaps, sizes, repeats, a, b)` rates highest is merged next (a and b lists of
+    categories; see the module's docstring), until `target` groups remain or the next
+    merge's two groups swap at a rate below `min_rate`. The rates recorded are swap rates
+    (`pooled_rate`), whatever the linkage."""
     if target < 1:
         raise RunError(f"merge: --categories must be at least 1, got {target}")
     if not 0 <= min_rate < 1:
@@ -97,22 +121,29 @@ def merge_groups(
     groups = [[category] for category in np.flatnonzero(sizes > 0).tolist()]
     rates: list[float] = []
     while len(groups) > 1:
-        pairs = [(i, j) for i in range(len(groups)) for j in range(i + 1, len(groups))]
-        best = {(i, j): linkage(swaps, sizes, repeats, groups[i], groups[j]) for i, j in pairs}
-        (i, j), highest = max(best.items(), key=lambda item: item[1])
-        if len(groups) <= target or highest < min_rate:
-            return Merging(sorted(groups), rates, highest)
-        groups[i] = sorted(groups[i] + groups.pop(j))
-        rates.append(highest)
+        pairs = [(a, b) for i, a in enumerate(groups) for b in groups[i + 1 :]]
+        a, b = max(pairs, key=lambda pair: linkage(swaps, sizes, repeats, *pair))
+        rate = pooled_rate(swaps, sizes, repeats, a, b)
+        if len(groups) <= target or rate < min_rate:
+            return Merging(sorted(groups), rates, rate)
+        groups = [group for group in groups if group is not b]
+        groups[groups.index(a)] = sorted(a + b)
+        rates.append(rate)
     return Merging(groups, rates, math.nan)
 
 
 def merge_rule(config) -> dict | None:
     """How a run's categories are merged after training (`method.merge_into`,
-    `method.merge_min_rate`, CGPGAN settings): `merge`'s target and min_rate; None: not."""
+    `method.merge_min_rate`, `method.merge_linkage`, CGPGAN settings): `merge`'s target,
+    min_rate and linkage; None: not."""
     if not getattr(config.method, "merges", ""):
         return None
-    return {"target": config.method.merge_into or 1, "min_rate": config.method.merge_min_rate}
+    method = config.method
+    return {
+        "target": method.merge_into or 1,
+        "min_rate": method.merge_min_rate,
+        "linkage": method.merge_linkage,
+    }
 
 
 def moves_of(settings) -> tuple[int, float, float]:
@@ -145,22 +176,31 @@ def category_swaps(run, items: torch.Tensor, repeats: int, seed: int):
 
 
 def merge(
-    run, dataset, target: int = 1, repeats: int = 8, seed: int = 0, min_rate: float = 0.0
+    run,
+    dataset,
+    target: int = 1,
+    repeats: int = 8,
+    seed: int = 0,
+    min_rate: float = 0.0,
+    linkage: str = "modularity",
 ) -> dict:
     """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
-    until `target` groups remain or no two groups swap at `min_rate` or more. Returns the
-    groups, each category's group (-1: a category no item falls in), the groups' priors,
-    the swap rate of each merge made and the highest left, and, with labels, the scores of
-    the merged clustering, of the categories unmerged and of their grouping by majority
-    class (`majority_groups`, a reference)."""
+    by the `linkage` named (`LINKAGES`) until `target` groups remain or the next two groups
+    to merge swap at a rate below `min_rate`. Returns the groups, each category's group
+    (-1: a category no item falls in), the groups' priors, the swap rate of each merge made
+    and of the next, and, with labels, the scores of the merged clustering, of the categories
+    unmerged and of their grouping by majority class (`majority_groups`, a reference)."""
+    if linkage not in LINKAGES:
+        raise RunError(f"merge: linkage must be one of {', '.join(LINKAGES)}, got {linkage!r}")
     categories, swaps = category_swaps(run, dataset.items, repeats, seed)
     prior = run.prior[0].numpy()
     sizes = np.bincount(categories, minlength=len(prior))
-    merging = merge_groups(swaps, sizes, repeats, target, min_rate)
+    merging = merge_groups(swaps, sizes, repeats, target, min_rate, LINKAGES[linkage])
     group_of, group_prior = grouping(merging.groups, prior)
     result = {
         "target": target,
         "min_rate": min_rate,
+        "linkage": linkage,
         "repeats": repeats,
         "groups": merging.groups,
         "merge_rates": merging.rates,

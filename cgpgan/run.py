@@ -366,16 +366,22 @@ class Run:
         dataset=None,
         write: bool = True,
         min_rate: float = 0.0,
+        linkage: str | None = None,
     ) -> dict:
         """The run's categories merged by how often images swap category under small moves
-        (`cgpgan.merging`) until `target` groups remain or no two swap at `min_rate` or
-        more, on its own data set unless `dataset` is given; written to merge.json if
-        `write`."""
+        (`cgpgan.merging`) until `target` groups remain or the next two to merge swap at
+        a rate below `min_rate`, on its own data set unless `dataset` is given; written to
+        merge.json if `write`. `linkage` (`cgpgan.merging.LINKAGES`) chooses which two
+        groups merge next; None: the run's `method.merge_linkage` (modularity for a method
+        without it)."""
         from cgpgan.merging import merge
 
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
-        result = merge(self, dataset, target, repeats, self.config.seed, min_rate)
+        if linkage is None:
+            linkage = getattr(self.config.method, "merge_linkage", "modularity")
+        seed = self.config.seed
+        result = merge(self, dataset, target, repeats, seed, min_rate, linkage)
         if write:
             write_json(self.directory / "merge.json", result)
         return result

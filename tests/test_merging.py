@@ -13,7 +13,14 @@ import torch
 from cgpgan import ConfigError, RunError, load_config, train
 from cgpgan.cli import main
 from cgpgan.data import build_dataset
-from cgpgan.merging import majority_groups, merge_groups, moves_of, swap_counts
+from cgpgan.merging import (
+    majority_groups,
+    merge_groups,
+    modularity_gain,
+    moves_of,
+    pooled_rate,
+    swap_counts,
+)
 from cgpgan.metrics.clustering import hungarian_accuracy, many_to_one_accuracy
 from tests.conftest import tiny
 from tests.test_images_run import SMALL
@@ -27,28 +34,74 @@ def test_swap_counts_count_every_moved_copy():
     assert counts.sum() == 2 * len(categories)
 
 
-def test_merge_groups_joins_the_categories_that_swap_most():
+@pytest.mark.parametrize("linkage", [pooled_rate, modularity_gain])
+def test_merge_groups_joins_the_categories_that_swap_most(linkage):
     sizes = np.array([100, 50, 80, 80, 40, 0])  # category 5 holds no item
     swaps = np.diag(sizes * 4)
     swaps[0, 1], swaps[1, 0] = 60, 40  # 0 and 1 split one class: rate 100 / (4 * 150)
     swaps[2, 3], swaps[3, 2] = 30, 34  # 2 and 3 likewise: rate 64 / (4 * 160)
     swaps[3, 4] = 10  # 3 and 4 rarely: rate 10 / (4 * 120)
-    merging = merge_groups(swaps, sizes, 4, 3)
+
+    def merged(*args, **kwargs):
+        return merge_groups(swaps, sizes, 4, *args, **kwargs, linkage=linkage)
+
+    merging = merged(3)
     assert merging.groups == [[0, 1], [2, 3], [4]]
-    assert merging.rates == [100 / (4 * 150), 64 / (4 * 160)]
+    assert merging.rates == [100 / (4 * 150), 64 / (4 * 160)]  # swap rates, either linkage
     assert merging.next_rate == pytest.approx(10 / (4 * 200))  # {2, 3} and {4}
-    assert merge_groups(swaps, sizes, 4, 4).groups == [[0, 1], [2], [3], [4]]
-    alone = merge_groups(swaps, sizes, 4, 10)
+    assert merged(4).groups == [[0, 1], [2], [3], [4]]
+    alone = merged(10)
     assert alone.groups == [[0], [1], [2], [3], [4]] and alone.rates == []  # no empty group
-    assert merge_groups(swaps, sizes, 4).groups == [[0, 1, 2, 3, 4]]
+    assert merged().groups == [[0, 1, 2, 3, 4]]
     # without a number of groups: merged while the highest rate is at least min_rate
-    assert merge_groups(swaps, sizes, 4, min_rate=0.11).groups == [[0, 1], [2], [3], [4]]
-    assert merge_groups(swaps, sizes, 4, min_rate=0.1).groups == [[0, 1], [2, 3], [4]]
-    assert merge_groups(swaps, sizes, 4, 4, min_rate=0.01).groups == [[0, 1], [2], [3], [4]]
+    assert merged(min_rate=0.11).groups == [[0, 1], [2], [3], [4]]
+    assert merged(min_rate=0.1).groups == [[0, 1], [2, 3], [4]]
+    assert merged(4, min_rate=0.01).groups == [[0, 1], [2], [3], [4]]
     with pytest.raises(RunError, match="at least 1"):
-        merge_groups(swaps, sizes, 4, 0)
+        merged(0)
     with pytest.raises(RunError, match="min-rate must be in"):
-        merge_groups(swaps, sizes, 4, min_rate=1.0)
+        merged(min_rate=1.0)
+
+
+def test_modularity_keeps_a_category_that_borders_several_classes_apart():
+    """Category 3 mixes classes and swaps with the three categories around it (2, 4, 5),
+    with 2 at the highest swap rate of any pair; 0 and 1 split one class. The swap rate
+    joins 3 to 2 first; modularity discounts 3's swaps with everyone and joins 0 and 1."""
+    sizes = np.full(6, 100)
+    swaps = np.zeros((6, 6), dtype=np.int64)
+    swaps[0, 1] = swaps[1, 0] = 8  # rate 16 / 200
+    swaps[2, 3] = swaps[3, 2] = 11  # rate 22 / 200
+    swaps[3, 4] = swaps[4, 3] = swaps[3, 5] = swaps[5, 3] = 10  # rate 20 / 200
+    assert merge_groups(swaps, sizes, 1, 5, linkage=pooled_rate).groups[2] == [2, 3]
+    by_modularity = merge_groups(swaps, sizes, 1, 5, linkage=modularity_gain)
+    assert by_modularity.groups == [[0, 1], [2], [3], [4], [5]]
+    assert by_modularity.rates == [16 / 200]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_modularity_merging_agrees_with_networkx(seed):
+    """Greedy merging by modularity gain is Clauset-Newman-Moore's agglomeration: the
+    groups are networkx's `greedy_modularity_communities` cut at the same number, on the
+    graph of swaps between categories (swaps within a category are not edges)."""
+    community = pytest.importorskip("networkx.algorithms.community")
+    import networkx
+
+    generator = np.random.default_rng(seed)
+    count = int(generator.integers(5, 12))
+    swaps = generator.integers(0, 60, size=(count, count)) * (generator.random((count,) * 2) < 0.4)
+    sizes = generator.integers(20, 200, size=count)
+    graph = networkx.Graph()
+    graph.add_nodes_from(range(count))
+    for i in range(count):
+        for j in range(i + 1, count):
+            if swaps[i, j] + swaps[j, i]:
+                graph.add_edge(i, j, weight=int(swaps[i, j] + swaps[j, i]))
+    for target in (2, count // 2, count - 1):
+        groups = merge_groups(swaps, sizes, 3, target, linkage=modularity_gain).groups
+        expected = community.greedy_modularity_communities(
+            graph, weight="weight", cutoff=target, best_n=target
+        )
+        assert groups == sorted(sorted(group) for group in expected)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +120,7 @@ def test_merge_command_writes_a_partition_of_the_live_categories(digits_run, cap
     categories = digits_run.cluster(dataset.items)[0][:, 0].numpy()
     live = sorted(set(categories.tolist()))
     groups = result["groups"]
-    assert len(groups) == min(4, len(live))
+    assert len(groups) == min(4, len(live)) and result["linkage"] == "modularity"
     assert sorted(c for group in groups for c in group) == live  # each live category once
     group_of = np.array(result["category_group"])
     assert all(group_of[c] == -1 for c in range(10) if c not in live)
@@ -106,6 +159,9 @@ def test_merge_refuses_points_and_a_bad_count(digits_run, tmp_path, capsys):
     assert "give --categories N, --min-rate R, or both" in capsys.readouterr().err
     assert main(["merge", str(digits_run.directory), "--min-rate", "1.5"]) != 0
     assert "--min-rate must be in [0, 1)" in capsys.readouterr().err
+    arguments = ["merge", str(digits_run.directory), "--categories", "2", "--linkage", "ward"]
+    assert main(arguments) != 0
+    assert "linkage must be one of modularity, swap_rate, got 'ward'" in capsys.readouterr().err
 
 
 def test_merge_by_rate_stops_where_no_two_groups_swap_at_that_rate(digits_run, capsys):
@@ -198,6 +254,8 @@ def test_merge_into_is_checked_before_training():
         load_config(None, ["method.merge_min_rate=0.05"])
     with pytest.raises(ConfigError, match="merge_min_rate"):
         load_config(None, [*SMALL, "method.merge_min_rate=1"])
+    with pytest.raises(ConfigError, match="merge_linkage"):
+        load_config(None, [*SMALL, "method.merge_linkage=ward"])
     still = ["method.augment_shift=0", "method.augment_rotation=0", "method.augment_scale=0"]
     with pytest.raises(ConfigError, match="needs moves"):
         load_config(None, [*SMALL, *still, "method.merge_into=3"])

@@ -47,13 +47,18 @@ class CGPGANConfig(VCAGANConfig):
     # groups by how often real images swap category under the moves above (`cgpgan merge`:
     # merge.json, metrics merged.*); 0: keep the K categories
     merge_into: int = 0
-    # ... or (and) merged while the two groups that swap most do so at this rate or more,
+    # ... or (and) merged until the next two groups to merge swap at a lower rate,
     # without a number of groups given; 0: merge_into alone decides
     merge_min_rate: float = 0.0
+    # which two groups are merged next: modularity | swap_rate (cgpgan/merging.py)
+    merge_linkage: str = "modularity"
 
     def validate(self) -> None:
         super().validate()
+        from cgpgan.merging import LINKAGES
+
         check_choice(self, "classifier_trunk", ("own", "discriminator"))
+        check_choice(self, "merge_linkage", tuple(LINKAGES))
         check_non_negative(
             self,
             "generator_cls_weight",
