@@ -304,7 +304,9 @@ def test_the_merging_rules_benchmark_scores_cgpgans_rule_as_the_command_does(dig
 
     kind, scores = scores_of(digits_run.directory, 4, 2)
     assert kind.startswith("digits") and set(scores) == {*LINKAGES, REFERENCE}
-    merged = digits_run.merge(4, 2, write=False)  # the same seed and moves as the benchmark
+    # the same seed and moves as the benchmark; the command's default linkage, and the other
+    assert scores["modularity"] == pytest.approx(digits_run.merge(4, 2, write=False)["scores"])
+    merged = digits_run.merge(4, 2, write=False, linkage="swap_rate")
     assert scores["pooled"] == pytest.approx(merged["scores"])
     for name in LINKAGES:  # no grouping of these categories is purer than the majority one
         assert scores[name]["accuracy_many_to_one"] <= scores[REFERENCE]["accuracy"] + 1e-12
