@@ -182,14 +182,17 @@ def merge(
     repeats: int = 8,
     seed: int = 0,
     min_rate: float = 0.0,
-    linkage: str = "modularity",
+    linkage: str | None = None,
 ) -> dict:
     """Merge `run`'s categories on `dataset` (its items; labels, if any, for scoring only)
-    by the `linkage` named (`LINKAGES`) until `target` groups remain or the next two groups
+    by the `linkage` named (`LINKAGES`; None: the run's `method.merge_linkage`, or CGPGAN's
+    default for a method without it) until `target` groups remain or the next two groups
     to merge swap at a rate below `min_rate`. Returns the groups, each category's group
     (-1: a category no item falls in), the groups' priors, the swap rate of each merge made
     and of the next, and, with labels, the scores of the merged clustering, of the categories
     unmerged and of their grouping by majority class (`majority_groups`, a reference)."""
+    if linkage is None:
+        linkage = getattr(run.config.method, "merge_linkage", CGPGANConfig.merge_linkage)
     if linkage not in LINKAGES:
         raise RunError(f"merge: linkage must be one of {', '.join(LINKAGES)}, got {linkage!r}")
     categories, swaps = category_swaps(run, dataset.items, repeats, seed)

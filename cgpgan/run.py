@@ -372,16 +372,13 @@ class Run:
         (`cgpgan.merging`) until `target` groups remain or the next two to merge swap at
         a rate below `min_rate`, on its own data set unless `dataset` is given; written to
         merge.json if `write`. `linkage` (`cgpgan.merging.LINKAGES`) chooses which two
-        groups merge next; None: the run's `method.merge_linkage` (modularity for a method
-        without it)."""
+        groups merge next; None: the run's `method.merge_linkage` (CGPGAN's default for a
+        method without it)."""
         from cgpgan.merging import merge
 
         if dataset is None:
             dataset = build_dataset(self.config.data, self.config.seed)
-        if linkage is None:
-            linkage = getattr(self.config.method, "merge_linkage", "modularity")
-        seed = self.config.seed
-        result = merge(self, dataset, target, repeats, seed, min_rate, linkage)
+        result = merge(self, dataset, target, repeats, self.config.seed, min_rate, linkage)
         if write:
             write_json(self.directory / "merge.json", result)
         return result
