@@ -70,7 +70,12 @@ METRICS = {
 }
 
 
-PRESET_ROWS = {"2d": {"CGPGAN, preset gaussians2d_pgn (PGN, lambda_cgp 0.3)": "gaussians2d_pgn"}}
+PRESET_ROWS = {
+    "2d": {
+        "CGPGAN, preset gaussians2d_pgn (PGN, lambda_cgp 0.3)": "gaussians2d_pgn",
+        "CGPGAN, preset gaussians2d_gn (GN, G's class term 0.3, G rate 1e-4)": "gaussians2d_gn",
+    }
+}
 
 
 def configurations(part: str) -> dict[str, tuple[str, list[str]]]:
