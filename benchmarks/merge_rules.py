@@ -4,7 +4,8 @@ next, measured against the grouping the labels would choose.
 Every run (a CGPGAN run with more categories than classes, e.g. `mnist5k_imbalanced` or
 `digits_imbalanced`) is classified once: its items' categories and the swap counts of
 --repeats moved copies (`cgpgan.merging.category_swaps`, the run's own moves and seed, as
-`cgpgan merge` does). Its categories are then merged into --categories groups by greedy
+`cgpgan merge` does), and the swaps expected from Q's probabilities of those copies
+(`expected_swaps`). Its categories are then merged into --categories groups by greedy
 merging with each linkage below, and scored (accuracy, NMI, prior-vs-class error). The
 reference row groups every category with its majority class (labels used): no merging of
 these categories can do better on purity, so the gap between a rule and it is the rule's,
@@ -35,6 +36,7 @@ from cgpgan.merging import (  # noqa: E402
     majority_groups,
     merge_groups,
     modularity_gain,
+    moved_probabilities,
     pooled_rate,
 )
 
@@ -67,7 +69,16 @@ LINKAGES = {  # name: (what it is, linkage(swaps, sizes, repeats, a, b))
     "single": ("the highest pooled rate of two members", lambda *g: _pairwise(*g).max()),
     "average": ("the mean pooled rate of the members' pairs", lambda *g: _pairwise(*g).mean()),
 }
+EXPECTED = ["modularity", "pooled"]  # also run on the expected swaps (`expected_swaps`)
 REFERENCE = "by majority class (labels)"
+
+
+def expected_swaps(categories: np.ndarray, moved: list[np.ndarray]) -> np.ndarray:
+    """swaps[i, j]: the sum of Q's probabilities of j over the moved copies of category
+    i's items, the expected value of the swap counts given Q's probabilities (each moved
+    copy counted fractionally in every category instead of once in its argmax)."""
+    items_of = np.eye(moved[0].shape[1])[categories]  # [N, K] one-hot
+    return sum(items_of.T @ probabilities for probabilities in moved)
 
 
 def scores_of(directory: Path, target: int, repeats: int) -> tuple[str, dict[str, dict]]:
@@ -76,7 +87,9 @@ def scores_of(directory: Path, target: int, repeats: int) -> tuple[str, dict[str
     dataset = build_dataset(run.config.data, run.config.seed)
     if dataset.labels is None:
         raise SystemExit(f"{directory}: its data set has no labels to score")
-    categories, swaps = category_swaps(run, dataset.items, repeats, run.config.seed)
+    probabilities, moved = moved_probabilities(run, dataset.items, repeats, run.config.seed)
+    categories, swaps = category_swaps(probabilities, moved)
+    soft_swaps = expected_swaps(categories, [copy.numpy() for copy in moved])
     prior = run.prior[0].numpy()
     labels = dataset.labels.numpy()
     sizes = np.bincount(categories, minlength=len(prior))
@@ -84,6 +97,9 @@ def scores_of(directory: Path, target: int, repeats: int) -> tuple[str, dict[str
     for name, (_, linkage) in LINKAGES.items():
         groups = merge_groups(swaps, sizes, repeats, target, linkage=linkage).groups
         scores[name] = grouped_scores(groups, categories, labels, prior)
+    for name in EXPECTED:
+        groups = merge_groups(soft_swaps, sizes, repeats, target, linkage=LINKAGES[name][1])
+        scores[f"{name}, expected swaps"] = grouped_scores(groups.groups, categories, labels, prior)
     majority = majority_groups(categories, labels, len(prior))
     scores[REFERENCE] = grouped_scores(majority, categories, labels, prior)
     data = run.config.data
@@ -110,7 +126,7 @@ def main() -> None:
         each_run.append(f"| {directory.name} | " + " | ".join(cells) + " |")
         print(f"{directory}: done", flush=True)
 
-    names = [*LINKAGES, REFERENCE]
+    names = [*LINKAGES, *[f"{name}, expected swaps" for name in EXPECTED], REFERENCE]
     lines = [
         "# Merging rules on over-clustered runs",
         "",
@@ -119,6 +135,11 @@ def main() -> None:
         f"{args.categories} groups; mean ± std over the runs of a kind. Linkages:",
         "",
         *[f"- {name}: {what}" for name, (what, _) in LINKAGES.items()],
+        *[
+            f"- {name}, expected swaps: {name} on the swaps expected from Q's probabilities of "
+            "the moved copies (each copy counted fractionally in every category)"
+            for name in EXPECTED
+        ],
         f"- {REFERENCE}: each category with its majority class's (a reference, not a rule)",
     ]
     for kind, rows in by_kind.items():

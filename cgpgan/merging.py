@@ -9,7 +9,8 @@ image far more often than the categories of two different classes, so:
 1. every real item of the run's data set gets its category c(x) = argmax Q(x) (first
    label), and each of `repeats` moved copies (the method's own moves:
    `method.augment_shift`, `augment_rotation`, `augment_scale`; for a method without
-   them CGPGAN's defaults, shifts of up to 2 pixels) its category c(moved x);
+   them CGPGAN's defaults, shifts of up to 2 pixels) its category c(moved x)
+   (`moved_probabilities`, `category_swaps`);
 2. swaps[i, j] counts the items of category i whose moved copy landed in j;
 3. groups start as the categories that hold an item, and the two groups that the
    linkage (`LINKAGES`) rates highest are merged, until `target` groups remain or, with a
@@ -154,9 +155,10 @@ def moves_of(settings) -> tuple[int, float, float]:
 
 
 @torch.no_grad()
-def category_swaps(run, items: torch.Tensor, repeats: int, seed: int):
-    """Each item's category (argmax Q(x), first label) and the swap counts of `repeats`
-    moved copies of every item (`swap_counts`), the moves the run's method's."""
+def moved_probabilities(run, items: torch.Tensor, repeats: int, seed: int):
+    """Q's probabilities (first label) [N, K] of every item, and a list of `repeats` such
+    arrays, one for each moved copy of every item (the run's method's moves, drawn from
+    a generator seeded with `seed`)."""
     if items.dim() != 4:
         raise RunError("merge: needs image data (the moved copies are shifted images)")
     moves = moves_of(run.config.method)
@@ -165,14 +167,17 @@ def category_swaps(run, items: torch.Tensor, repeats: int, seed: int):
             "merge: the run's moves are all 0 (method.augment_shift, augment_rotation, "
             "augment_scale): no image would swap category"
         )
-
-    def categories_of(x: torch.Tensor) -> np.ndarray:
-        return run.cluster(x)[0][:, 0].numpy()
-
-    categories = categories_of(items)
     generator = torch.Generator().manual_seed(seed)
-    moved = [categories_of(random_affine(items, generator, *moves)) for _ in range(repeats)]
-    return categories, swap_counts(categories, moved, run.prior.shape[1])
+    moved = [run.classify(random_affine(items, generator, *moves)) for _ in range(repeats)]
+    return run.classify(items)[:, 0], [probabilities[:, 0] for probabilities in moved]
+
+
+def category_swaps(probabilities: torch.Tensor, moved: list[torch.Tensor]):
+    """Each item's category (argmax of its `probabilities`, [N, K]) and the swap counts of
+    its moved copies (`swap_counts`; `moved`, as `moved_probabilities` gives them)."""
+    categories = probabilities.argmax(dim=1).numpy()
+    after = [copy.argmax(dim=1).numpy() for copy in moved]
+    return categories, swap_counts(categories, after, probabilities.shape[1])
 
 
 def merge(
@@ -195,7 +200,7 @@ def merge(
         linkage = getattr(run.config.method, "merge_linkage", CGPGANConfig.merge_linkage)
     if linkage not in LINKAGES:
         raise RunError(f"merge: linkage must be one of {', '.join(LINKAGES)}, got {linkage!r}")
-    categories, swaps = category_swaps(run, dataset.items, repeats, seed)
+    categories, swaps = category_swaps(*moved_probabilities(run, dataset.items, repeats, seed))
     prior = run.prior[0].numpy()
     sizes = np.bincount(categories, minlength=len(prior))
     merging = merge_groups(swaps, sizes, repeats, target, min_rate, LINKAGES[linkage])

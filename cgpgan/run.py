@@ -160,12 +160,17 @@ class Run:
         return samples.cpu(), one_hot.argmax(dim=2).cpu()
 
     @torch.no_grad()
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Category probabilities [N, L, K] of data x."""
-        probabilities = self.method.classify(x.to(self.method.device))
+    def classify(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Category probabilities [N, L, K] of data x, computed in batches."""
+        if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
+            raise RunError(
+                f"data of shape {list(x.shape[1:])} does not fit this run, "
+                f"trained on {self.info['sample_shape']}"
+            )
+        probabilities = classify_all(self.method, x, batch_size)
         if probabilities is None:
             raise RunError(f"method {self.config.method.name!r} has no classifier")
-        return probabilities.cpu()
+        return probabilities
 
     def cluster(
         self, x: torch.Tensor, batch_size: int = 500, merged: bool = False
@@ -179,14 +184,7 @@ class Run:
     @torch.no_grad()
     def _cluster(self, x: torch.Tensor, merge: dict | None, batch_size: int = 500):
         """`cluster`, into the groups of `merge` (a merge.json's contents) if given."""
-        if tuple(x.shape[1:]) != tuple(self.info["sample_shape"]):
-            raise RunError(
-                f"data of shape {list(x.shape[1:])} does not fit this run, "
-                f"trained on {self.info['sample_shape']}"
-            )
-        probabilities = classify_all(self.method, x, batch_size)
-        if probabilities is None:
-            raise RunError(f"method {self.config.method.name!r} has no classifier")
+        probabilities = self.classify(x, batch_size)
         confidence, categories = probabilities.max(dim=2)
         if merge is None:
             return categories, confidence

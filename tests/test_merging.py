@@ -300,13 +300,39 @@ def test_a_group_samples_its_members_in_proportion_to_their_priors(digits_run, t
 
 def test_the_merging_rules_benchmark_scores_cgpgans_rule_as_the_command_does(digits_run):
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    from merge_rules import LINKAGES, REFERENCE, scores_of
+    from merge_rules import EXPECTED, LINKAGES, REFERENCE, scores_of
 
     kind, scores = scores_of(digits_run.directory, 4, 2)
-    assert kind.startswith("digits") and set(scores) == {*LINKAGES, REFERENCE}
+    expected_rows = {f"{name}, expected swaps" for name in EXPECTED}
+    assert kind.startswith("digits") and set(scores) == {*LINKAGES, *expected_rows, REFERENCE}
     # the same seed and moves as the benchmark; the command's default linkage, and the other
     assert scores["modularity"] == pytest.approx(digits_run.merge(4, 2, write=False)["scores"])
     merged = digits_run.merge(4, 2, write=False, linkage="swap_rate")
     assert scores["pooled"] == pytest.approx(merged["scores"])
-    for name in LINKAGES:  # no grouping of these categories is purer than the majority one
+    for name in [*LINKAGES, *expected_rows]:  # no grouping is purer than the majority one
         assert scores[name]["accuracy_many_to_one"] <= scores[REFERENCE]["accuracy"] + 1e-12
+
+
+def test_expected_swaps_are_the_counts_for_sure_copies_and_keep_every_copy():
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from merge_rules import expected_swaps
+
+    rng = np.random.default_rng(0)
+    categories = rng.integers(0, 5, size=40)
+    after = [rng.integers(0, 5, size=40) for _ in range(3)]
+    sure = [np.eye(5)[copy] for copy in after]  # Q certain of each copy's category
+    assert np.array_equal(expected_swaps(categories, sure), swap_counts(categories, after, 5))
+    unsure = [rng.dirichlet(np.ones(5), size=40) for _ in range(3)]
+    swaps = expected_swaps(categories, unsure)  # every copy counted once in all
+    assert swaps.sum(axis=1) == pytest.approx(3 * np.bincount(categories, minlength=5))
+    by_hand = sum(copy[categories == 2].sum(axis=0) for copy in unsure)
+    assert swaps[2] == pytest.approx(by_hand)
+
+
+def test_run_classify_works_in_batches_and_refuses_data_of_another_shape(digits_run):
+    items = build_dataset(digits_run.config.data, digits_run.config.seed).items[:70]
+    whole = digits_run.classify(items, batch_size=len(items))
+    assert whole.shape == (70, 1, digits_run.prior.shape[1])
+    assert torch.allclose(digits_run.classify(items, batch_size=16), whole, atol=1e-6)
+    with pytest.raises(RunError, match="does not fit this run"):
+        digits_run.classify(items[:, :, :4])
