@@ -74,7 +74,8 @@ PRESET_ROWS = {
     "2d": {
         "CGPGAN, preset gaussians2d_pgn (PGN, lambda_cgp 0.3)": "gaussians2d_pgn",
         "CGPGAN, preset gaussians2d_gn (GN, G's class term 0.3, G rate 1e-4)": "gaussians2d_gn",
-    }
+    },
+    "mnist5k": {"CGPGAN, preset mnist5k_pgn (PGN, lambda_cgp 0.3)": "mnist5k_pgn"},
 }
 
 
