@@ -98,8 +98,9 @@ def scores_of(directory: Path, target: int, repeats: int) -> tuple[str, dict[str
         groups = merge_groups(swaps, sizes, repeats, target, linkage=linkage).groups
         scores[name] = grouped_scores(groups, categories, labels, prior)
     for name in EXPECTED:
-        groups = merge_groups(soft_swaps, sizes, repeats, target, linkage=LINKAGES[name][1])
-        scores[f"{name}, expected swaps"] = grouped_scores(groups.groups, categories, labels, prior)
+        linkage = LINKAGES[name][1]
+        groups = merge_groups(soft_swaps, sizes, repeats, target, linkage=linkage).groups
+        scores[f"{name}, expected swaps"] = grouped_scores(groups, categories, labels, prior)
     majority = majority_groups(categories, labels, len(prior))
     scores[REFERENCE] = grouped_scores(majority, categories, labels, prior)
     data = run.config.data
