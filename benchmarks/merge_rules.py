@@ -69,7 +69,7 @@ LINKAGES = {  # name: (what it is, linkage(swaps, sizes, repeats, a, b))
     "single": ("the highest pooled rate of two members", lambda *g: _pairwise(*g).max()),
     "average": ("the mean pooled rate of the members' pairs", lambda *g: _pairwise(*g).mean()),
 }
-EXPECTED = ["modularity", "pooled"]  # also run on the expected swaps (`expected_swaps`)
+EXPECTED = {f"{name}, expected swaps": name for name in ("modularity", "pooled")}  # row: linkage
 REFERENCE = "by majority class (labels)"
 
 
@@ -97,10 +97,10 @@ def scores_of(directory: Path, target: int, repeats: int) -> tuple[str, dict[str
     for name, (_, linkage) in LINKAGES.items():
         groups = merge_groups(swaps, sizes, repeats, target, linkage=linkage).groups
         scores[name] = grouped_scores(groups, categories, labels, prior)
-    for name in EXPECTED:
+    for row, name in EXPECTED.items():  # the same linkages on the expected swaps
         linkage = LINKAGES[name][1]
         groups = merge_groups(soft_swaps, sizes, repeats, target, linkage=linkage).groups
-        scores[f"{name}, expected swaps"] = grouped_scores(groups, categories, labels, prior)
+        scores[row] = grouped_scores(groups, categories, labels, prior)
     majority = majority_groups(categories, labels, len(prior))
     scores[REFERENCE] = grouped_scores(majority, categories, labels, prior)
     data = run.config.data
@@ -127,7 +127,7 @@ def main() -> None:
         each_run.append(f"| {directory.name} | " + " | ".join(cells) + " |")
         print(f"{directory}: done", flush=True)
 
-    names = [*LINKAGES, *[f"{name}, expected swaps" for name in EXPECTED], REFERENCE]
+    names = [*LINKAGES, *EXPECTED, REFERENCE]
     lines = [
         "# Merging rules on over-clustered runs",
         "",
@@ -137,9 +137,9 @@ def main() -> None:
         "",
         *[f"- {name}: {what}" for name, (what, _) in LINKAGES.items()],
         *[
-            f"- {name}, expected swaps: {name} on the swaps expected from Q's probabilities of "
+            f"- {row}: {name} on the swaps expected from Q's probabilities of "
             "the moved copies (each copy counted fractionally in every category)"
-            for name in EXPECTED
+            for row, name in EXPECTED.items()
         ],
         f"- {REFERENCE}: each category with its majority class's (a reference, not a rule)",
     ]
