@@ -10,9 +10,13 @@ Each measurement is a fresh process whose `import cgpgan` is that commit's code:
 trains `warm-up` steps, then resumes to `warm-up + steps` and takes the training time of
 the second part from run.json (the loop with its logging, and one checkpoint at the end).
 Threads follow the library's rule (1 for 2-D networks, every core for images), and the
-matrix multiply is timed with as many.
+matrix multiply is timed with as many. Rows named "lazy penalties" give the fast step
+options the straightforward step does not have (both adversarial penalties and the
+classifier's on every 4th step only, weighted 4 times: `method.penalty_every=4`,
+`method.classifier_penalty_every=4`); the other rows run both with the same settings.
 
-FLOPs are counted on one step of this checkout by a dispatch mode that applies PyTorch's
+FLOPs per step are counted over four steps (one cycle of the lazy penalties) of this
+checkout, with the fast step's options and without, by a dispatch mode that applies PyTorch's
 own per-operator formulas (`torch.utils.flop_counter.flop_registry`: convolutions, their
 backward, matrix products) to every operator the step runs, the backward and double
 backward of the penalties included. `FlopCounterMode` itself cannot be used: its module
@@ -29,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,30 +57,49 @@ REFERENCE = [  # the 32x32 reference design of the issue: widths 64-128-256, bat
     "method.classifier_trunk=own",
     "train.batch_size=32",
 ]
-# (data, method): (preset, overrides, warm-up steps, timed steps)
-CASES = {
-    ("2-D", "cgpgan"): ("gaussians2d", [], 50, 500),
-    ("2-D", "vcagan"): ("gaussians2d_vcagan", [], 50, 500),
-    ("2-D", "infogan"): ("gaussians2d_infogan", [], 50, 500),
-    ("2-D", "vanilla"): ("gaussians2d_vanilla", [], 50, 500),
-    ("2-D", "mhgan"): ("gaussians2d", ["method.name=mhgan", *LABELS], 50, 500),
-    ("2-D", "structural"): ("gaussians2d", ["method.name=structural"], 50, 500),
-    ("digits", "cgpgan"): ("digits", [], 10, 100),
-    ("digits", "mhgan"): ("digits_mhgan", [], 10, 100),
-    ("digits", "structural"): ("digits_structural", [], 10, 100),
-    ("mnist5k", "cgpgan"): ("mnist5k", [], 5, 30),
-    ("mnist5k", "vcagan"): ("mnist5k_vcagan", [], 5, 30),
-    ("mnist5k", "infogan"): ("mnist5k", ["method.name=infogan"], 5, 30),
-    ("mnist5k", "vanilla"): ("mnist5k", ["method.name=vanilla"], 5, 30),
-    ("mnist5k", "mhgan"): ("mnist5k_mhgan", [], 5, 30),
-    ("mnist5k", "structural"): ("mnist5k_structural", [], 5, 30),
-    ("32x32 reference", "cgpgan"): (None, REFERENCE, 1, 3),
+LAZY = ["method.penalty_every=4", "method.classifier_penalty_every=4"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: a preset (None: the defaults) with overrides, trained `warmup` steps then
+    timed over `steps`; `fast_only` options are given to the fast step only (options the
+    straightforward step does not have, e.g. lazy penalties)."""
+
+    preset: str | None
+    overrides: list[str]
+    warmup: int
+    steps: int
+    fast_only: list[str] = field(default_factory=list)
+
+
+CASES = {  # (data, method): Case
+    ("2-D", "cgpgan"): Case("gaussians2d", [], 50, 500),
+    ("2-D", "cgpgan, lazy penalties (k = 4)"): Case("gaussians2d", [], 50, 500, LAZY),
+    ("2-D", "vcagan"): Case("gaussians2d_vcagan", [], 50, 500),
+    ("2-D", "infogan"): Case("gaussians2d_infogan", [], 50, 500),
+    ("2-D", "vanilla"): Case("gaussians2d_vanilla", [], 50, 500),
+    ("2-D", "mhgan"): Case("gaussians2d", ["method.name=mhgan", *LABELS], 50, 500),
+    ("2-D", "structural"): Case("gaussians2d", ["method.name=structural"], 50, 500),
+    ("digits", "cgpgan"): Case("digits", [], 10, 100),
+    ("digits", "mhgan"): Case("digits_mhgan", [], 10, 100),
+    ("digits", "structural"): Case("digits_structural", [], 10, 100),
+    ("mnist5k", "cgpgan"): Case("mnist5k", [], 5, 30),
+    ("mnist5k", "cgpgan, lazy penalties (k = 4)"): Case("mnist5k", [], 5, 30, LAZY),
+    ("mnist5k", "vcagan"): Case("mnist5k_vcagan", [], 5, 30),
+    ("mnist5k", "infogan"): Case("mnist5k", ["method.name=infogan"], 5, 30),
+    ("mnist5k", "vanilla"): Case("mnist5k", ["method.name=vanilla"], 5, 30),
+    ("mnist5k", "mhgan"): Case("mnist5k_mhgan", [], 5, 30),
+    ("mnist5k", "structural"): Case("mnist5k_structural", [], 5, 30),
+    ("32x32 reference", "cgpgan"): Case(None, REFERENCE, 1, 3),
+    ("32x32 reference", "cgpgan, lazy penalties (k = 4)"): Case(None, REFERENCE, 1, 4, LAZY),
 }
 
 # run in the checkout under test: train warm-up steps, resume to warm-up + steps
 TIME_STEPS = """
 import json, sys
 import torch
+import cgpgan
 from cgpgan import load_config, train
 from cgpgan.threads import choose_threads
 preset, overrides, warmup, steps, out = json.loads(sys.argv[1])
@@ -86,7 +110,8 @@ config = load_config(preset, [*overrides, *quiet, f"train.steps={warmup + steps}
 run = train(config, out, progress=False, evaluate=False, resume=True)
 threads, _ = choose_threads(config)
 seconds = run.info["train_seconds"] - first
-print(json.dumps({"seconds": seconds, "threads": threads, "batch": config.train.batch_size}))
+batch, package = config.train.batch_size, cgpgan.__file__
+print(json.dumps({"seconds": seconds, "threads": threads, "batch": batch, "package": package}))
 """
 
 # run in this checkout: the FLOPs of one training step (count_flops below)
@@ -98,10 +123,11 @@ print(json.dumps({"flops": count_flops(*json.loads(sys.argv[1]))}))
 """
 
 
-def count_flops(preset: str | None, overrides: list[str], out: str) -> float:
-    """FLOPs of one training step of this checkout (after one untimed step), counted by
+def count_flops(preset: str | None, overrides: list[str], out: str, steps: int = 4) -> float:
+    """FLOPs per training step of this checkout, the mean over `steps` steps after one
+    untimed step (4: one whole cycle of penalties due every 4th step), counted by
     PyTorch's per-operator formulas (matrix products and convolutions, forward, backward
-    and double backward) applied to every operator the step runs."""
+    and double backward) applied to every operator the steps run."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
@@ -129,8 +155,10 @@ def count_flops(preset: str | None, overrides: list[str], out: str) -> float:
     trainer._one_step()
     trainer.step += 1
     with CountFlops() as counter:
-        trainer._one_step()
-    return counter.total
+        for _ in range(steps):
+            trainer._one_step()
+            trainer.step += 1
+    return counter.total / steps
 
 
 MATMUL = """
@@ -164,17 +192,17 @@ def matmul_rate(dtype, size: int) -> float:
     return 2 * size**3 / sorted(times)[len(times) // 2]
 
 
-def python(checkout: Path, code: str, *arguments: str, threads: int | None = None) -> str:
+def python(checkout: Path, code: str, *arguments: str) -> str:
+    """Run `code` with `checkout`'s cgpgan: `python -c` puts its working directory first
+    on the import path, before PYTHONPATH, so it runs in `checkout`."""
     environment = {**os.environ, "PYTHONPATH": str(checkout)}
     environment.pop("OMP_NUM_THREADS", None)
-    if threads:
-        environment["OMP_NUM_THREADS"] = str(threads)
     result = subprocess.run(
         [sys.executable, "-c", code, *arguments],
         env=environment,
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=checkout,
     )
     if result.returncode:
         raise SystemExit(f"measurement failed:\n{result.stderr[-3000:]}")
@@ -206,27 +234,38 @@ def main() -> None:
         peaks = ", ".join(f"{v / 1e9:.0f} GFLOP/s on {n} thread(s)" for n, v in peak.items())
         print(f"matrix multiply: {peaks}")
         results = []
-        for (data, method), (preset, overrides, warmup, steps) in cases.items():
-            overrides = case_overrides(overrides, data_file)
-            flops = json.loads(
-                python(ROOT, COUNT_FLOPS, json.dumps([preset, overrides, str(scratch / "f")]))
-            )["flops"]
+        for (data, method), case in cases.items():
+            overrides = case_overrides(case.overrides, data_file)
+            sides = {  # label: (checkout, overrides)
+                "straightforward": (before, overrides),
+                "fast": (ROOT, [*overrides, *case.fast_only]),
+            }
+            counted = str(scratch / "flops")  # the run folder of the counting
+            flops = {  # this checkout's FLOPs per step, with the fast step's options or not
+                label: json.loads(
+                    python(ROOT, COUNT_FLOPS, json.dumps([case.preset, options, counted]))
+                )["flops"]
+                for label, (_, options) in sides.items()
+            }
             times: dict[str, list[float]] = {"straightforward": [], "fast": []}
             for repeat in range(args.repeats):
-                for label, checkout in (("straightforward", before), ("fast", ROOT)):
+                for label, (checkout, options) in sides.items():
                     out = str(scratch / f"{label}-{data}-{method}-{repeat}")
-                    spec = json.dumps([preset, overrides, warmup, steps, out])
+                    spec = json.dumps([case.preset, options, case.warmup, case.steps, out])
                     measured = json.loads(python(checkout, TIME_STEPS, spec))
-                    times[label].append(measured["seconds"] / steps)
+                    if not Path(measured["package"]).is_relative_to(checkout):
+                        raise SystemExit(f"{label} step imported {measured['package']}")
+                    times[label].append(measured["seconds"] / case.steps)
             threads, batch = measured["threads"], measured["batch"]
-            row = {"data": data, "method": method, "flops_per_step": flops, "threads": threads}
+            row = {"data": data, "method": method, "threads": threads}
             for label, values in times.items():
                 seconds = statistics.median(values)
                 row[label] = {
                     "seconds_per_step": values,
                     "steps_per_second": 1 / seconds,
                     "samples_per_second": batch / seconds,
-                    "flop_share": flops / seconds / peak[threads],
+                    "flops_per_step": flops[label],
+                    "flop_share": flops[label] / seconds / peak[threads],
                 }
             row["speed_up"] = (
                 row["fast"]["steps_per_second"] / row["straightforward"]["steps_per_second"]
@@ -242,7 +281,8 @@ def write_docs(docs: Path, results: list[dict], peak: dict[int, float], args) ->
         json.dumps({"matmul_flops": peak, "results": results}, indent=1) + "\n"
     )
     lines = [
-        "| data | method | threads | GFLOP / step | straightforward steps/s | fast steps/s "
+        "| data | method | threads | GFLOP / step (straightforward, fast) "
+        "| straightforward steps/s | fast steps/s "
         "| fast samples/s | speed-up | FLOP share (straightforward, fast) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -250,7 +290,8 @@ def write_docs(docs: Path, results: list[dict], peak: dict[int, float], args) ->
         slow, fast = row["straightforward"], row["fast"]
         lines.append(
             f"| {row['data']} | {row['method']} | {row['threads']} "
-            f"| {row['flops_per_step'] / 1e9:.3g} | {slow['steps_per_second']:.3g} "
+            f"| {slow['flops_per_step'] / 1e9:.3g}, {fast['flops_per_step'] / 1e9:.3g} "
+            f"| {slow['steps_per_second']:.3g} "
             f"| {fast['steps_per_second']:.3g} | {fast['samples_per_second']:.4g} "
             f"| {row['speed_up']:.2f}x | {slow['flop_share']:.1%}, {fast['flop_share']:.1%} |"
         )

@@ -29,6 +29,12 @@ PAPER_PROBABILITIES = [0.1, 0.4, 0.2, 0.3]
 POINT_DATA = ("gaussian_mixture", "double_spiral")
 IMAGE_DATA = ("digits", "mnist5k", "mnist_idx", "cifar", "image_folder", "npz")
 LOCAL_DATA = ("mnist_idx", "cifar", "image_folder", "npz")
+# train.optimizer_implementation: the keyword arguments of torch.optim.Adam / AdamW for each
+OPTIMIZER_IMPLEMENTATIONS = {
+    "fused": {"fused": True, "foreach": False},
+    "foreach": {"fused": False, "foreach": True},
+    "for_loop": {"fused": False, "foreach": False},
+}
 
 
 @dataclass
@@ -277,6 +283,9 @@ class TrainConfig:
     steps: int = 4000  # optimisation steps
     batch_size: int = 128  # real (and as many generated) samples per step
     optimizer: str = "adam"  # adam | adamw
+    # how the optimiser's update runs, one update by any name: fused (one kernel a step,
+    # the fastest) | foreach (one kernel per operation) | for_loop (one per parameter)
+    optimizer_implementation: str = "fused"
     learning_rate: float = 0.001  # learning rate of D, and of G and Q unless set below
     generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
     # the classifier's (CGPGAN's Q) own rate; 0: learning_rate
@@ -328,6 +337,11 @@ class TrainConfig:
             "threads",
         )
         _check_choice("train.optimizer", self.optimizer, ("adam", "adamw"))
+        _check_choice(
+            "train.optimizer_implementation",
+            self.optimizer_implementation,
+            tuple(OPTIMIZER_IMPLEMENTATIONS),
+        )
         _check_choice("train.best_mode", self.best_mode, ("max", "min"))
         _check_choice("train.precision", self.precision, ("float32", "bf16"))
         _check_choice("train.compile", self.compile, ("none", "generator"))

@@ -61,6 +61,49 @@ def test_a_compiled_generator_computes_the_same_step_and_resumes(tmp_path):
         load_config(None, ["train.compile=critic"])
 
 
+def losses_of_each_step(run) -> list[dict[str, float]]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{key: value for key, value in row.items() if key.startswith("loss/")} for row in rows]
+
+
+@pytest.mark.parametrize("implementation", ["foreach", "for_loop"])
+def test_each_optimiser_implementation_takes_the_same_steps(tmp_path, implementation):
+    option = f"train.optimizer_implementation={implementation}"
+    fused = losses_of_each_step(train_run(tmp_path, "train.steps=4"))
+    other = losses_of_each_step(train_run(tmp_path, "train.steps=4", option))
+    assert len(fused) == len(other) == 4 and fused[-1].keys() == other[-1].keys()
+    for fused_row, other_row in zip(fused, other):  # steps 2-4 follow the updates
+        for name, value in fused_row.items():
+            assert other_row[name] == pytest.approx(value, rel=1e-4, abs=1e-5), name
+
+
+def test_a_resumed_run_updates_with_the_implementation_its_config_names(tmp_path):
+    from cgpgan.run import open_run
+    from cgpgan.training.loop import Trainer
+
+    run = train_run(tmp_path, "train.steps=2", "train.optimizer_implementation=for_loop")
+    for implementation, fused in (("fused", True), ("for_loop", False)):
+        config = load_config(None, [*SMALL, f"train.optimizer_implementation={implementation}"])
+        opened = open_run(run)
+        opened.config = config
+        trainer = Trainer(opened, build_dataset(config.data, config.seed))
+        assert trainer.restore_latest()  # the checkpoint was saved by the for-loop Adam
+        groups = [g for o in trainer.optimizers.values() for g in o.param_groups]
+        assert all(group["fused"] is fused for group in groups), implementation
+    config = load_config(None, [*SMALL, "train.steps=3"])
+    train(config, run, progress=False, evaluate=False, resume=True)
+    assert len(losses_of_each_step(run)) == 3
+    with pytest.raises(ConfigError, match="train.optimizer_implementation"):
+        load_config(None, ["train.optimizer_implementation=apex"])
+
+
+def train_run(tmp_path, *overrides: str):
+    """A run of SMALL with these overrides, trained without evaluation; its folder."""
+    out = run_folder(tmp_path, *overrides)
+    train(load_config(None, [*SMALL, *overrides]), out, progress=False, evaluate=False)
+    return out
+
+
 def test_a_data_set_kept_on_the_device_draws_the_same_batches():
     config = load_config(None, [*SMALL, "data.labelled_fraction=0.3"]).data
     dataset = build_dataset(config, seed=0)

@@ -10,10 +10,17 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from cgpgan import distributed, losses, stats
 from cgpgan.augment import consistency_moves
-from cgpgan.config import Config, MethodConfig, TrainConfig, check_distribution
+from cgpgan.config import (
+    OPTIMIZER_IMPLEMENTATIONS,
+    Config,
+    MethodConfig,
+    TrainConfig,
+    check_distribution,
+)
 from cgpgan.data.batch import Batch
 from cgpgan.errors import ConfigError
 from cgpgan.normalization import build_normalization
@@ -63,7 +70,8 @@ class Phase:
         )
         kind = self.optimizer or train.optimizer
         optimizer = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
-        return optimizer(self.module.parameters(), **options)
+        implementation = OPTIMIZER_IMPLEMENTATIONS[train.optimizer_implementation]
+        return optimizer(self.module.parameters(), **options, **implementation)
 
 
 class Method(nn.Module):
@@ -225,8 +233,10 @@ class Method(nn.Module):
         self, batch: Batch, real_needs_grad: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The step's opening: x_r from the batch and fresh x_f = G(z, c_f), c_f ~ P(C),
-        both made ready for the penalties (`penalty_inputs`); returns (x_r, x_f, c_f)."""
-        fake, fake_category = self.generate_fakes(batch.data.shape[0])
+        both made ready for the penalties (`penalty_inputs`); returns (x_r, x_f, c_f). These
+        fakes train the critics only, so G's forward records no graph."""
+        with torch.no_grad():
+            fake, fake_category = self.generate_fakes(batch.data.shape[0])
         real, fake = self.penalty_inputs(batch.data, fake, real_needs_grad)
         return real, fake, fake_category
 
@@ -303,9 +313,9 @@ class Method(nn.Module):
 
     @torch.no_grad()
     def update_generator_ema(self, decay: float) -> None:
-        """theta_ema <- decay * theta_ema + (1 - decay) * theta."""
-        for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
-            averaged.lerp_(current, 1 - decay)
+        """theta_ema <- decay * theta_ema + (1 - decay) * theta (all tensors at once)."""
+        average = get_ema_multi_avg_fn(decay)
+        average(list(self.generator_ema.parameters()), list(self.generator.parameters()), None)
         for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
             averaged.copy_(current)  # batch-norm statistics, if any
 

@@ -88,10 +88,21 @@ def restore_training_state(
             if name.startswith(prefix):
                 index, key = name[len(prefix) :].split(".", 1)
                 state.setdefault(int(index), {})[key] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["optimizers"][phase]})
+        # the saved settings with the config's implementation (fused, foreach), which the
+        # loading already needs: a fused optimiser keeps its step counts on the device
+        groups = [
+            {**saved, **_implementation(group)}
+            for saved, group in zip(meta["optimizers"][phase], optimizer.param_groups)
+        ]
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
         _match_layouts(optimizer)
     for name, generator in generators.items():
         generator.set_state(tensors[f"rng.{name}"])
+
+
+def _implementation(group: dict) -> dict:
+    """How an optimiser group's update runs (its `fused` and `foreach` settings)."""
+    return {key: group[key] for key in ("fused", "foreach") if key in group}
 
 
 def _match_layouts(optimizer: torch.optim.Optimizer) -> None:

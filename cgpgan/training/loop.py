@@ -46,6 +46,7 @@ RESUMABLE_KEYS = (
     "train.precision",
     "train.channels_last",
     "train.compile",
+    "train.optimizer_implementation",
     "train.device_data_gib",
     "train.threads",
     "train.divergence_retries",
@@ -77,6 +78,7 @@ class Trainer:
         self.trained_parameters = {
             name: list(phase.module.parameters()) for name, phase in phases.items()
         }
+        self.every_trained_parameter = [p for ps in self.trained_parameters.values() for p in ps]
         # each process draws its own data and latents (rank 0 those of a 1-process run)
         self.generators = {
             "data": torch.Generator().manual_seed(distributed.stream_seed(self.config.seed + 1)),
@@ -239,7 +241,8 @@ class Trainer:
             if every > 1:  # ... and then counts for the k steps it skipped
                 loss = loss * every
             self.guard.watch(phase, loss.detach(), step)
-            method.zero_grad(set_to_none=True)
+            for parameter in self.every_trained_parameter:  # no gradient from earlier phases
+                parameter.grad = None
             loss.backward(inputs=self.trained_parameters[phase])
             distributed.average_gradients(self.trained_parameters[phase])
             self.optimizers[phase].step()
