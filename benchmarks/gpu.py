@@ -65,10 +65,11 @@ def speed(scratch: Path, only: list[str]) -> dict:
     peak = {"float32": matmul_rate(torch.float32, size), "bf16": matmul_rate(torch.bfloat16, size)}
     print(f"matrix multiply: {peak}", flush=True)
     results = []
-    for (data, method), (preset, overrides, _, _) in CASES.items():
+    for (data, method), case in CASES.items():
         if only and data not in only:
             continue
-        overrides = case_overrides(overrides, data_file)
+        preset = case.preset
+        overrides = case_overrides([*case.overrides, *case.fast_only], data_file)
         warmup, steps = GPU_STEPS[data]
         row = {"data": data, "method": method}
         try:
