@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, invocation  # noqa: E402
-from speed import CASES, case_overrides, count_flops, matmul_rate  # noqa: E402
+from speed import CASES, FAST, case_overrides, count_flops, matmul_rate  # noqa: E402
 
 # on a GPU the steps are short: more of them per measurement than speed.py's CPU counts
 GPU_STEPS = {"2-D": (20, 300), "digits": (10, 200), "mnist5k": (10, 150)}
@@ -69,7 +69,7 @@ def speed(scratch: Path, only: list[str]) -> dict:
         if only and data not in only:
             continue
         preset = case.preset
-        overrides = case_overrides([*case.overrides, *case.fast_only], data_file)
+        overrides = case_overrides([*case.overrides, *FAST, *case.fast_only], data_file)
         warmup, steps = GPU_STEPS[data]
         row = {"data": data, "method": method}
         try:

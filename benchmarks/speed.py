@@ -10,7 +10,9 @@ Each measurement is a fresh process whose `import cgpgan` is that commit's code:
 trains `warm-up` steps, then resumes to `warm-up + steps` and takes the training time of
 the second part from run.json (the loop with its logging, and one checkpoint at the end).
 Threads follow the library's rule (1 for 2-D networks, every core for images), and the
-matrix multiply is timed with as many. Rows named "lazy penalties" give the fast step
+matrix multiply is timed with as many. The fast step runs with Adam fused
+(`train.optimizer_implementation=fused`, not the default: other rounding, so other runs of
+a seed than the documented ones) in every row. Rows named "lazy penalties" also give it
 options the straightforward step does not have (both adversarial penalties and the
 classifier's on every 4th step only, weighted 4 times: `method.penalty_every=4`,
 `method.classifier_penalty_every=4`); the other rows run both with the same settings.
@@ -58,6 +60,7 @@ REFERENCE = [  # the 32x32 reference design of the issue: widths 64-128-256, bat
     "train.batch_size=32",
 ]
 LAZY = ["method.penalty_every=4", "method.classifier_penalty_every=4"]
+FAST = ["train.optimizer_implementation=fused"]  # the fast step's options in every row
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,7 @@ def main() -> None:
             overrides = case_overrides(case.overrides, data_file)
             sides = {  # label: (checkout, overrides)
                 "straightforward": (before, overrides),
-                "fast": (ROOT, [*overrides, *case.fast_only]),
+                "fast": (ROOT, [*overrides, *FAST, *case.fast_only]),
             }
             counted = str(scratch / "flops")  # the run folder of the counting
             flops = {  # this checkout's FLOPs per step, with the fast step's options or not

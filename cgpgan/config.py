@@ -283,9 +283,10 @@ class TrainConfig:
     steps: int = 4000  # optimisation steps
     batch_size: int = 128  # real (and as many generated) samples per step
     optimizer: str = "adam"  # adam | adamw
-    # how the optimiser's update runs, one update by any name: fused (one kernel a step,
-    # the fastest) | foreach (one kernel per operation) | for_loop (one per parameter)
-    optimizer_implementation: str = "fused"
+    # how the optimiser's update runs, one update by any name: for_loop (one kernel per
+    # parameter; every documented result) | foreach (one per operation) | fused (one a
+    # step, the fastest; other rounding, so other runs of a seed)
+    optimizer_implementation: str = "for_loop"
     learning_rate: float = 0.001  # learning rate of D, and of G and Q unless set below
     generator_learning_rate: float = 0.0  # the generator's own rate; 0: learning_rate
     # the classifier's (CGPGAN's Q) own rate; 0: learning_rate

@@ -69,7 +69,9 @@ def losses_of_each_step(run) -> list[dict[str, float]]:
 @pytest.mark.parametrize("implementation", ["foreach", "for_loop"])
 def test_each_optimiser_implementation_takes_the_same_steps(tmp_path, implementation):
     option = f"train.optimizer_implementation={implementation}"
-    fused = losses_of_each_step(train_run(tmp_path, "train.steps=4"))
+    fused = losses_of_each_step(
+        train_run(tmp_path, "train.steps=4", "train.optimizer_implementation=fused")
+    )
     other = losses_of_each_step(train_run(tmp_path, "train.steps=4", option))
     assert len(fused) == len(other) == 4 and fused[-1].keys() == other[-1].keys()
     for fused_row, other_row in zip(fused, other):  # steps 2-4 follow the updates
