@@ -18,15 +18,20 @@ SMALL = [*DIGITS, "train.batch_size=16", "train.log_every=1", "train.steps=3", "
 
 
 def run_folder(tmp_path, *overrides: str):
-    """Where `first_step_losses` trains the run of these overrides."""
+    """Where `train_run` trains the run of these overrides."""
     return tmp_path / "-".join(overrides or ["default"]).replace("=", "_")
+
+
+def train_run(tmp_path, *overrides: str):
+    """A run of SMALL with these overrides, trained without evaluation; its folder."""
+    out = run_folder(tmp_path, *overrides)
+    train(load_config(None, [*SMALL, *overrides]), out, progress=False, evaluate=False)
+    return out
 
 
 def first_step_losses(tmp_path, *overrides: str) -> dict[str, float]:
     """The losses and statistics reported by the first training step."""
-    config = load_config(None, [*SMALL, *overrides])
-    out = run_folder(tmp_path, *overrides)
-    train(config, out, progress=False, evaluate=False)
+    out = train_run(tmp_path, *overrides)
     row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     return {key: value for key, value in row.items() if key.startswith(("loss/", "penalty/"))}
 
@@ -97,13 +102,6 @@ def test_a_resumed_run_updates_with_the_implementation_its_config_names(tmp_path
     assert len(losses_of_each_step(run)) == 3
     with pytest.raises(ConfigError, match="train.optimizer_implementation"):
         load_config(None, ["train.optimizer_implementation=apex"])
-
-
-def train_run(tmp_path, *overrides: str):
-    """A run of SMALL with these overrides, trained without evaluation; its folder."""
-    out = run_folder(tmp_path, *overrides)
-    train(load_config(None, [*SMALL, *overrides]), out, progress=False, evaluate=False)
-    return out
 
 
 def test_a_data_set_kept_on_the_device_draws_the_same_batches():
