@@ -147,11 +147,13 @@ def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
         assert critic(torch.randn(batch, 1, 28, 28)).shape == (batch, 1, 10)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("direction", ["up", "down"])
-def test_blur_is_the_depthwise_binomial_convolution_also_in_double_backward(direction):
-    """The blur (sums of shifted copies) gives the numbers of the depthwise 3x3
-    convolution with the [1, 2, 1] x [1, 2, 1] / 16 kernel and replicated edges, and so do
-    its gradient and the gradient of a gradient penalty through it."""
+def test_blur_is_the_depthwise_binomial_convolution_also_in_double_backward(direction, layout):
+    """The blur (sums of shifted copies on contiguous batches, box means on channels-last
+    ones) gives the numbers of the depthwise 3x3 convolution with the [1, 2, 1] x
+    [1, 2, 1] / 16 kernel and replicated edges, and so do its gradient and the gradient of
+    a gradient penalty through it."""
     import torch.nn.functional as F
 
     from cgpgan.networks.layers import Resample
@@ -176,6 +178,7 @@ def test_blur_is_the_depthwise_binomial_convolution_also_in_double_backward(dire
         return out, first, second
 
     x = torch.randn(3, 5, 8, 8, generator=torch.Generator().manual_seed(0))
+    x = x.contiguous(memory_format=layout)
     size = 16 if direction == "up" else 4
     weights = torch.randn(3, 5, size, size, generator=torch.Generator().manual_seed(1))
     ours = penalty_gradient(Resample(direction, blur=True), x, weights)
