@@ -182,9 +182,12 @@ class Resample(nn.Module):
         return _binomial_by_shifted_sums(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.direction == "up" and self.blur:
+            # nearest 2x, then the binomial blur with edges replicated: exactly bilinear 2x
+            # (half-pixel centres, edges clamped), one native operator for every derivative
+            return nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
         if self.direction == "up":
-            x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
-            return self._blur(x) if self.blur else x
+            return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
         if self.blur:
             x = self._blur(x)
         return nn.functional.avg_pool2d(x, 2)
