@@ -162,7 +162,8 @@ class EqualizedConv2d(nn.Module):
 
 class Resample(nn.Module):
     """2x up-sampling (nearest) or down-sampling (average pooling), optionally blurred
-    with the [1, 2, 1] binomial filter against aliasing (the reference design)."""
+    with the [1, 2, 1] binomial filter against aliasing (the reference design); blurred
+    up-sampling is bilinear, which is exactly nearest up-sampling followed by the blur."""
 
     def __init__(self, direction: str, blur: bool):
         super().__init__()
@@ -185,7 +186,9 @@ class Resample(nn.Module):
         if self.direction == "up" and self.blur:
             # nearest 2x, then the binomial blur with edges replicated: exactly bilinear 2x
             # (half-pixel centres, edges clamped), one native operator for every derivative
-            return nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
+            return nn.functional.interpolate(
+                x, scale_factor=2, mode="bilinear", align_corners=False
+            )
         if self.direction == "up":
             return nn.functional.interpolate(x, scale_factor=2, mode="nearest")
         if self.blur:

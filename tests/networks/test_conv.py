@@ -150,10 +150,10 @@ def test_minibatch_std_groups_samples_and_scores_leftovers_like_whole_groups():
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("direction", ["up", "down"])
 def test_blur_is_the_depthwise_binomial_convolution_also_in_double_backward(direction, layout):
-    """The blur (sums of shifted copies on contiguous batches, box means on channels-last
-    ones) gives the numbers of the depthwise 3x3 convolution with the [1, 2, 1] x
-    [1, 2, 1] / 16 kernel and replicated edges, and so do its gradient and the gradient of
-    a gradient penalty through it."""
+    """The blurred resampling (bilinear up-sampling; before down-sampling, sums of shifted
+    copies on contiguous batches and box means on channels-last ones) gives the numbers of
+    the depthwise 3x3 convolution with the [1, 2, 1] x [1, 2, 1] / 16 kernel and replicated
+    edges, and so do its gradient and the gradient of a gradient penalty through it."""
     import torch.nn.functional as F
 
     from cgpgan.networks.layers import Resample
