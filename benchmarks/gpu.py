@@ -29,14 +29,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, invocation  # noqa: E402
-from speed import CASES, FAST, case_overrides, count_flops, matmul_rate  # noqa: E402
+from speed import (  # noqa: E402
+    BF16,
+    CASES,
+    FAST,
+    case_overrides,
+    count_flops,
+    in_bf16,
+    matmul_rate,
+)
 
 # on a GPU the steps are short: more of them per measurement than speed.py's CPU counts
 GPU_STEPS = {"2-D": (20, 300), "digits": (10, 200), "mnist5k": (10, 150)}
 GPU_STEPS["32x32 reference"] = (3, 40)
 VARIANTS = {
     "float32": [],
-    "bf16, channels-last": ["train.precision=bf16", "train.channels_last=true"],
+    "bf16, channels-last": BF16,
 }
 QUIET = ["train.checkpoint_every=1000000", "train.eval_every=0", "train.log_every=50"]
 
@@ -66,7 +74,7 @@ def speed(scratch: Path, only: list[str]) -> dict:
     print(f"matrix multiply: {peak}", flush=True)
     results = []
     for (data, method), case in CASES.items():
-        if only and data not in only or "train.precision=bf16" in case.fast_only:
+        if only and data not in only or in_bf16(case.fast_only):
             continue  # (the bf16 rows of the CPU table: every row here runs both variants)
         preset = case.preset
         overrides = case_overrides([*case.overrides, *FAST, *case.fast_only], data_file)

@@ -69,6 +69,11 @@ BF16 = ["train.precision=bf16", "train.channels_last=true"]  # bf16 autocast, ch
 FAST = ["train.optimizer_implementation=fused"]  # the fast step's options in every row
 
 
+def in_bf16(options: list[str]) -> bool:
+    """Whether these options run the step's forward passes under bf16 autocast."""
+    return BF16[0] in options
+
+
 @dataclass(frozen=True)
 class Case:
     """One row: a preset (None: the defaults) with overrides, trained `warmup` steps then
@@ -290,7 +295,7 @@ def main() -> None:
             row = {"data": data, "method": method, "threads": threads}
             for label, values in times.items():
                 seconds = statistics.median(values)
-                dtype = "bfloat16" if "train.precision=bf16" in sides[label][1] else "float32"
+                dtype = "bfloat16" if in_bf16(sides[label][1]) else "float32"
                 row[label] = {
                     "seconds_per_step": values,
                     "steps_per_second": 1 / seconds,

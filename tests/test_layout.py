@@ -15,8 +15,11 @@ from cgpgan.training.layout import each_under
 from tests.test_images_run import SMALL as DIGITS
 
 SMALL = [*DIGITS, "train.batch_size=16", "train.log_every=1", "train.steps=3", "train.device=cpu"]
-RESNET = ["network.architecture=resnet", "network.equalized_lr=true"]
-RESNET += ["method.fake_penalty_weight=1"]  # a penalty: double backward through the blur
+RESNET = [
+    "network.architecture=resnet",
+    "network.equalized_lr=true",
+    "method.fake_penalty_weight=1",  # a penalty: double backward through the blur
+]
 
 
 def run_folder(tmp_path, *overrides: str):
