@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cgpgan.prior import one_hot
+
 
 def conditional_score(logits: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
     """s(x, c) = mean_l sum_k D(x)[l, k] * c[l, k]: the class-conditional score, [B]."""
@@ -96,7 +98,8 @@ def confidence_gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> t
 
 def argmax_one_hot(probabilities: torch.Tensor) -> torch.Tensor:
     """[B, L, K] -> one-hot of the most probable category of each label."""
-    return F.one_hot(probabilities.argmax(dim=2), probabilities.shape[2]).to(probabilities.dtype)
+    index = probabilities.argmax(dim=2)
+    return one_hot(index, probabilities.shape[2]).to(probabilities.dtype)
 
 
 def adjust_to_prior(

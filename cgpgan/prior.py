@@ -4,7 +4,6 @@ helpers on one-hot categories c [B, L, K] that several layers share."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 LIVE_THRESHOLD = 0.01  # a category with at least this prior probability counts as live
@@ -41,7 +40,7 @@ class CategoricalPrior(nn.Module):
         index = torch.multinomial(
             self.probabilities, batch_size, replacement=True, generator=generator
         )
-        return F.one_hot(index.t(), self.num_categories).float()
+        return one_hot(index.t(), self.num_categories)
 
     @torch.no_grad()
     def update(self, batch_mean: torch.Tensor, decay: float) -> None:
@@ -65,6 +64,14 @@ SHARE = "prior/share/"  # metrics.jsonl: the first label's prior, one key per ca
 def prior_shares(prior: CategoricalPrior) -> dict[str, float]:
     """{"prior/share/k": P(c_1 = k)} for the first label, read at once (a log row's)."""
     return {f"{SHARE}{k}": share for k, share in enumerate(prior.probabilities[0].tolist())}
+
+
+def one_hot(index: torch.Tensor, num_categories: int) -> torch.Tensor:
+    """Float one-hot of category indices known to be in range, [..., num_categories]: as
+    F.one_hot(index, num_categories).float(), without its range check (two operators and a
+    read back a call)."""
+    zeros = torch.zeros(*index.shape, num_categories, device=index.device)
+    return zeros.scatter_(-1, index.unsqueeze(-1), 1.0)
 
 
 def entropy(probabilities: torch.Tensor) -> torch.Tensor:

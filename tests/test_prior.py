@@ -2,8 +2,11 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cgpgan.prior import CategoricalPrior, category_agreement, fix_category
+from cgpgan.prior import CategoricalPrior, category_agreement, fix_category, one_hot
 
 
 def test_prior_starts_uniform_and_samples_one_hots():
@@ -52,3 +55,12 @@ def test_prior_is_saved_with_the_state_dict():
     restored = CategoricalPrior(1, 2)
     restored.load_state_dict(prior.state_dict())
     assert torch.equal(restored.probabilities, prior.probabilities)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(1, 9), st.integers(0, 2**31 - 1))
+def test_one_hot_equals_torchs_one_hot(batch, labels, categories, seed):
+    index = torch.randint(
+        categories, (batch, labels), generator=torch.Generator().manual_seed(seed)
+    )
+    assert torch.equal(one_hot(index, categories), F.one_hot(index, categories).float())

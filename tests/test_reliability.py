@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from cgpgan import RunError, load_config, train
+from cgpgan import RunError, load_config, stats, train
 from cgpgan.cli import main
 from cgpgan.errors import TrainingDiverged
 from cgpgan.storage import load_tensors
 from cgpgan.training import checkpoint
+from cgpgan.training.guard import FOLD_EVERY, DivergenceGuard
 from tests.conftest import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -631,3 +632,28 @@ def test_a_stopped_run_records_its_step(tmp_path):
     directory = tmp_path / "run"
     train(tiny("cgpgan", "train.steps=8", "train.stop_after=3"), directory, progress=False)
     assert json.loads((directory / "run.json").read_text())["step"] == 3
+
+
+def test_the_guard_names_the_first_bad_loss_across_folds():
+    guard = DivergenceGuard(["discriminator", "generator"], torch.device("cpu"))
+    weights = {"g": torch.optim.SGD([torch.nn.Parameter(torch.ones(2))])}
+    for step in range(FOLD_EVERY):  # one fold of finite losses is checked and forgotten
+        guard.watch("discriminator", torch.tensor(float(step)), step)
+    guard.check(weights)
+    bad = FOLD_EVERY + 100  # then a bad loss after another fold, and a later one
+    for step in range(FOLD_EVERY, 3 * FOLD_EVERY):
+        loss = float("inf") if step == bad else float("nan") if step > bad else 1.0
+        guard.watch("generator" if step == bad else "discriminator", torch.tensor(loss), step)
+    with pytest.raises(TrainingDiverged, match=f"the generator loss is inf at step {bad + 1}$"):
+        guard.check(weights)
+    guard.check(weights)  # reset after it raised
+
+
+def test_stats_are_means_since_the_last_collect_however_many_reports():
+    stats.collect()
+    stats.report("a", torch.tensor([1.0, 3.0]))  # a tensor counts as its mean
+    stats.report("a", 4)
+    for value in range(2 * stats.FOLD_EVERY + 1):  # summed into one every FOLD_EVERY
+        stats.report("b", torch.tensor(value % 2 == 0))
+    assert stats.collect() == {"a": 3.0, "b": (stats.FOLD_EVERY + 1) / (2 * stats.FOLD_EVERY + 1)}
+    assert stats.collect() == {}
