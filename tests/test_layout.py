@@ -3,6 +3,7 @@ channels-last agrees with the default layout to float32 rounding, bf16 autocast 
 rounding, and a data set kept on the device draws the very same batches."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -156,6 +157,18 @@ def test_each_item_of_a_generator_is_made_inside_the_context_and_used_outside():
     seen = [(value, torch.is_autocast_enabled("cpu")) for value in each_under(context, made())]
     assert seen == [(0, False), (1, False), (2, False)]
     assert inside == [True, True, True]
+
+
+def test_bf16_on_a_cpu_without_bf16_kernels_warns(monkeypatch):
+    config = load_config(None, ["train.precision=bf16"]).train
+    monkeypatch.setattr(layout, "cpu_runs_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="train.precision=bf16: this CPU lacks"):
+        layout.autocast(config, torch.device("cpu"))
+    monkeypatch.setattr(layout, "cpu_runs_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layout.autocast(config, torch.device("cpu"))
+        layout.autocast(load_config(None, []).train, torch.device("cpu"))
 
 
 def test_an_unknown_precision_is_refused():
